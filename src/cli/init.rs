@@ -1,0 +1,35 @@
+use clap::Args;
+
+use super::{Ctx, Outcome, output};
+
+/// Set up git-ml in this repository: `gitml.toml`, the cache, and git settings
+///
+/// Safe to run again: it only adds what is missing.
+#[derive(Args)]
+pub struct InitArgs {
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, args: InitArgs) -> gitml::Result<Outcome> {
+    let repo = gitml::repo::Repo::discover(&ctx.cwd)?;
+    let config = gitml::config::Config::load(&repo.root, &repo.gitml_dir(), &ctx.overrides)?;
+    let report = gitml::init::init(&repo, &config.cache_dir)?;
+    if args.json {
+        output::json(&report)?;
+    } else if report.created.is_empty() {
+        println!("git-ml is already initialised in `{}`", report.root);
+    } else {
+        println!("initialised git-ml in `{}`", report.root);
+        for c in &report.created {
+            println!("  created {c}");
+        }
+        if !ctx.quiet {
+            eprintln!(
+                "hint: commit `gitml.toml` and `.gitignore`, then track data with `git ml add <path>`"
+            );
+        }
+    }
+    Ok(Outcome::Ok)
+}

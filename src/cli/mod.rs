@@ -1,0 +1,173 @@
+//! The command line: argument parsing (clap derive; the doc comments are the help text), output
+//! rendering, error reporting and exit codes.
+//!
+//! Exit codes are a contract (docs/cli.md): 0 success; 1 the command ran and found something to
+//! report (a dirty status, corrupt objects); 2 an error, including bad usage; 130 interrupted.
+//! Data goes to stdout, progress and diagnostics to stderr.
+
+mod add;
+mod checkout;
+mod completions;
+mod init;
+mod ls;
+mod man;
+mod output;
+mod rm;
+mod status;
+mod verify;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use gitml::Workspace;
+
+pub const EXIT_FOUND: u8 = 1;
+pub const EXIT_ERROR: u8 = 2;
+
+/// Version data, models and results with your git commits.
+///
+/// git-ml tracks large files and directories by content hash: a small `.gitml` pointer is
+/// committed, the content lives in a local cache (and on remotes). Run it as `git ml`.
+#[derive(Parser)]
+#[command(
+    name = "git-ml",
+    bin_name = "git ml",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Run as if started in PATH
+    #[arg(short = 'C', global = true, value_name = "PATH")]
+    directory: Option<PathBuf>,
+
+    /// Override a setting for this run, e.g. `-c cache.link=hardlink` (see docs/configuration.md)
+    #[arg(short = 'c', global = true, value_name = "KEY=VALUE")]
+    config: Vec<String>,
+
+    /// More logging on stderr (-v info, -vv debug); `GITML_LOG` sets a filter
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// No progress bars or informational messages
+    #[arg(short, long, global = true)]
+    quiet: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Init(init::InitArgs),
+    Add(add::AddArgs),
+    Status(status::StatusArgs),
+    Checkout(checkout::CheckoutArgs),
+    Rm(rm::RmArgs),
+    Ls(ls::LsArgs),
+    Verify(verify::VerifyArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
+}
+
+/// What a command hands back to `main`: success, or "ran fine, but found something" (exit 1).
+pub enum Outcome {
+    Ok,
+    Found,
+}
+
+pub struct Ctx {
+    pub cwd: PathBuf,
+    pub overrides: Vec<String>,
+    pub quiet: bool,
+}
+
+impl Ctx {
+    pub fn workspace(&self) -> gitml::Result<Workspace> {
+        Workspace::open(&self.cwd, &self.overrides)
+    }
+
+    pub fn progress(&self) -> output::TermProgress {
+        output::TermProgress::new(self.quiet)
+    }
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    init_tracing(cli.verbose);
+    let cwd = match std::env::current_dir() {
+        Ok(d) => d,
+        Err(e) => {
+            return report(&gitml::Error::Other(format!(
+                "cannot read the current directory: {e}"
+            )));
+        }
+    };
+    let cwd = match &cli.directory {
+        Some(d) => cwd.join(d),
+        None => cwd,
+    };
+    let ctx = Ctx {
+        cwd,
+        overrides: cli.config,
+        quiet: cli.quiet,
+    };
+    let result = match cli.command {
+        Command::Init(a) => init::run(&ctx, a),
+        Command::Add(a) => add::run(&ctx, a),
+        Command::Status(a) => status::run(&ctx, a),
+        Command::Checkout(a) => checkout::run(&ctx, a),
+        Command::Rm(a) => rm::run(&ctx, a),
+        Command::Ls(a) => ls::run(&ctx, a),
+        Command::Verify(a) => verify::run(&ctx, a),
+        Command::Completions(a) => completions::run(a),
+        Command::Man(a) => man::run(a),
+    };
+    let _ = std::io::stdout().flush();
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Found) => ExitCode::from(EXIT_FOUND),
+        Err(gitml::Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => report(&e),
+    }
+}
+
+fn report(e: &gitml::Error) -> ExitCode {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "error: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        // fs-err and transparent variants repeat their cause in the message; skip echoes.
+        if !e.to_string().contains(&s.to_string()) {
+            let _ = writeln!(err, "  caused by: {s}");
+        }
+        source = s.source();
+    }
+    if let Some(h) = e.hint() {
+        let _ = writeln!(err, "hint: {h}");
+    }
+    ExitCode::from(EXIT_ERROR)
+}
+
+fn init_tracing(verbose: u8) {
+    let filter = match (std::env::var("GITML_LOG"), verbose) {
+        (Ok(f), _) => f,
+        (Err(_), 0) => return,
+        (Err(_), 1) => "gitml=info".into(),
+        (Err(_), _) => "gitml=debug".into(),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,92 @@
+//! Rendering helpers: sizes, JSON, and progress bars that only appear on a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use gitml::progress::Progress;
+
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Print a value as pretty JSON on stdout.
+pub fn json<T: serde::Serialize>(value: &T) -> gitml::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::other)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Progress bars on stderr when it is a terminal; nothing otherwise.
+pub struct TermProgress {
+    enabled: bool,
+    quiet: bool,
+    bar: Mutex<Option<ProgressBar>>,
+}
+
+impl TermProgress {
+    pub fn new(quiet: bool) -> TermProgress {
+        TermProgress {
+            enabled: !quiet && std::io::stderr().is_terminal(),
+            quiet,
+            bar: Mutex::new(None),
+        }
+    }
+}
+
+impl Progress for TermProgress {
+    fn start(&self, phase: &str, total: u64) {
+        if !self.enabled {
+            return;
+        }
+        let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        bar.set_message(phase.to_string());
+        *self.bar.lock().expect("progress bar") = Some(bar);
+    }
+
+    fn advance(&self, n: u64) {
+        if let Some(bar) = self.bar.lock().expect("progress bar").as_ref() {
+            bar.inc(n);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = self.bar.lock().expect("progress bar").take() {
+            bar.finish_and_clear();
+        }
+    }
+
+    fn message(&self, msg: &str) {
+        if self.quiet {
+            return;
+        }
+        match self.bar.lock().expect("progress bar").as_ref() {
+            Some(bar) => bar.suspend(|| eprintln!("{msg}")),
+            None => eprintln!("{msg}"),
+        }
+    }
+}

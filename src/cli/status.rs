@@ -1,0 +1,132 @@
+use std::path::PathBuf;
+
+use clap::Args;
+
+use gitml::data::status::{CacheState, State};
+
+use super::{Ctx, Outcome, output};
+
+/// Compare tracked data in the work tree with its pointers
+///
+/// Exit code 0 when every tracked path matches its pointer and its content is in the cache, 1 when
+/// anything differs (like `git diff --exit-code`), 2 on error.
+#[derive(Args)]
+pub struct StatusArgs {
+    /// Limit to these tracked paths (or directories containing them)
+    #[arg(value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Also list unchanged paths
+    #[arg(short, long)]
+    all: bool,
+
+    /// List at most this many changed files per directory (0: no limit)
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    max_files: usize,
+
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
+    let ws = ctx.workspace()?;
+    ws.require_initialised()?;
+    let tracked = ws.select_tracked(&args.paths)?;
+    let report = gitml::data::status::status(&ws, &tracked, &ctx.progress())?;
+    if args.json {
+        output::json(&report)?;
+    } else {
+        let width = report.paths.iter().map(|p| p.path.len()).max().unwrap_or(0);
+        for p in &report.paths {
+            if p.is_clean() && !args.all {
+                continue;
+            }
+            let state = match p.state {
+                State::Unchanged => "unchanged",
+                State::Modified => "modified",
+                State::Missing => "missing",
+            };
+            let mut notes = Vec::new();
+            if let Some(c) = &p.changes {
+                notes.push(format!(
+                    "{} added, {} modified, {} deleted",
+                    c.added.len(),
+                    c.modified.len(),
+                    c.deleted.len()
+                ));
+            }
+            match p.cache {
+                CacheState::Present => {}
+                CacheState::Missing => notes.push("not in cache".into()),
+                CacheState::Partial => notes.push("partly in cache".into()),
+            }
+            let notes = if notes.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", notes.join("; "))
+            };
+            println!("{:width$}  {state}{notes}", p.path);
+            if let Some(c) = &p.changes {
+                let limit = if args.max_files == 0 {
+                    usize::MAX
+                } else {
+                    args.max_files
+                };
+                let all = c
+                    .added
+                    .iter()
+                    .map(|f| ("added", f))
+                    .chain(c.modified.iter().map(|f| ("modified", f)))
+                    .chain(c.deleted.iter().map(|f| ("deleted", f)));
+                let total = c.added.len() + c.modified.len() + c.deleted.len();
+                for (what, f) in all.take(limit) {
+                    println!("    {what:9} {f}");
+                }
+                if total > limit {
+                    println!(
+                        "    ... and {} more (`--max-files 0` lists all)",
+                        total - limit
+                    );
+                }
+            }
+        }
+        if !ctx.quiet {
+            summarise(&report);
+        }
+    }
+    Ok(if report.clean {
+        Outcome::Ok
+    } else {
+        Outcome::Found
+    })
+}
+
+fn summarise(report: &gitml::data::status::StatusReport) {
+    let n = report.paths.len() as u64;
+    if report.paths.is_empty() {
+        eprintln!("nothing tracked yet; track data with `git ml add <path>`");
+    } else if report.clean {
+        eprintln!(
+            "{} tracked, all match their pointers",
+            output::plural(n, "path", "paths")
+        );
+    } else {
+        let modified = report.paths.iter().any(|p| p.state == State::Modified);
+        let missing = report.paths.iter().any(|p| p.state == State::Missing);
+        let uncached = report.paths.iter().any(|p| p.cache != CacheState::Present);
+        if modified {
+            eprintln!(
+                "hint: record changes with `git ml add <path>`, or discard them with `git ml checkout --force <path>`"
+            );
+        }
+        if missing {
+            eprintln!("hint: restore missing data with `git ml checkout`");
+        }
+        if uncached {
+            eprintln!(
+                "hint: data not in the cache must be fetched from a remote (`git ml pull`) or added again"
+            );
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! Configuration, layered in one documented order:
+//! built-in defaults < `gitml.toml` (committed) < `<common dir>/gitml/config.toml` (this machine)
+//! < `GITML_*` environment variables < `-c key=value` on the command line.
+//!
+//! Each layer is parsed on its own into [`Layer`], so an error names the file (with line and
+//! column) or the variable it came from; layers are then merged field by field. Sections that
+//! later features own (`remotes`, `stages`, ...) are kept as raw TOML in [`Config::project`].
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+pub const PROJECT_FILE: &str = "gitml.toml";
+pub const LOCAL_FILE: &str = "config.toml";
+
+/// How a working-tree file is made from a cache object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkMode {
+    /// Copy-on-write clone (btrfs, XFS, APFS): instant, no extra space, safe to edit.
+    Reflink,
+    /// A plain copy: always works, safe to edit.
+    Copy,
+    /// A hard link to the read-only cache object: instant, no extra space, not editable in place.
+    Hardlink,
+    /// A symbolic link to the cache object: instant, no extra space, not editable in place.
+    Symlink,
+}
+
+impl LinkMode {
+    pub fn name(self) -> &'static str {
+        match self {
+            LinkMode::Reflink => "reflink",
+            LinkMode::Copy => "copy",
+            LinkMode::Hardlink => "hardlink",
+            LinkMode::Symlink => "symlink",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<LinkMode> {
+        Some(match s.trim() {
+            "reflink" => LinkMode::Reflink,
+            "copy" => LinkMode::Copy,
+            "hardlink" => LinkMode::Hardlink,
+            "symlink" => LinkMode::Symlink,
+            _ => return None,
+        })
+    }
+}
+
+/// One layer of settings; `None` means "not set here".
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Layer {
+    #[serde(default)]
+    core: CoreLayer,
+    #[serde(default)]
+    cache: CacheLayer,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CoreLayer {
+    jobs: Option<usize>,
+    lock_timeout: Option<u64>,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheLayer {
+    dir: Option<PathBuf>,
+    link: Option<Vec<LinkMode>>,
+}
+
+/// Sections owned by later features; accepted in `gitml.toml` and kept raw.
+const PROJECT_SECTIONS: &[&str] = &[
+    "remotes", "metrics", "params", "stages", "gates", "models", "registry", "ci", "hooks",
+];
+
+/// Keys settable from the environment and `-c`, with their variable names.
+pub const SCALAR_KEYS: &[(&str, &str)] = &[
+    ("core.jobs", "GITML_CORE_JOBS"),
+    ("core.lock_timeout", "GITML_CORE_LOCK_TIMEOUT"),
+    ("cache.dir", "GITML_CACHE_DIR"),
+    ("cache.link", "GITML_CACHE_LINK"),
+];
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Worker threads for hashing and copying.
+    pub jobs: usize,
+    /// Seconds to wait for another git-ml process holding the repository lock.
+    pub lock_timeout: u64,
+    /// Cache directory (absolute).
+    pub cache_dir: PathBuf,
+    /// Link modes to try, in order, when materialising files.
+    pub link: Vec<LinkMode>,
+    /// The whole `gitml.toml`, for the sections later features read.
+    pub project: toml::Table,
+}
+
+impl Config {
+    /// Load every layer for the repository at `root` with git-ml dir `gitml_dir`.
+    pub fn load(root: &Path, gitml_dir: &Path, overrides: &[String]) -> Result<Config> {
+        let project_path = root.join(PROJECT_FILE);
+        let (project_layer, project) = match std::fs::read_to_string(&project_path) {
+            Ok(text) => parse_file(&text, PROJECT_FILE, true)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => return Err(fs_err::File::open(&project_path).err().unwrap_or(e).into()),
+        };
+        let local_path = gitml_dir.join(LOCAL_FILE);
+        let local_layer = match std::fs::read_to_string(&local_path) {
+            Ok(text) => parse_file(&text, &local_path.display().to_string(), false)?.0,
+            Err(_) => Layer::default(),
+        };
+        let mut env_layer = Layer::default();
+        for (key, var) in SCALAR_KEYS {
+            if let Ok(value) = std::env::var(var) {
+                set_key(
+                    &mut env_layer,
+                    key,
+                    &value,
+                    &format!("environment variable `{var}`"),
+                )?;
+            }
+        }
+        let mut cli_layer = Layer::default();
+        for o in overrides {
+            let (key, value) = o.split_once('=').ok_or_else(|| Error::ConfigValue {
+                key: o.clone(),
+                origin: "`-c`".into(),
+                message: "expected `key=value`".into(),
+            })?;
+            set_key(&mut cli_layer, key.trim(), value.trim(), "`-c`")?;
+        }
+        // Highest precedence first.
+        let layers = [&cli_layer, &env_layer, &local_layer, &project_layer];
+        let jobs = layers
+            .iter()
+            .find_map(|l| l.core.jobs)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let lock_timeout = layers
+            .iter()
+            .find_map(|l| l.core.lock_timeout)
+            .unwrap_or(600);
+        let cache_dir = layers
+            .iter()
+            .find_map(|l| l.cache.dir.clone())
+            .map(|d| if d.is_absolute() { d } else { root.join(d) })
+            .unwrap_or_else(|| gitml_dir.join("cache"));
+        let link = layers
+            .iter()
+            .find_map(|l| l.cache.link.clone())
+            .unwrap_or_else(|| vec![LinkMode::Reflink, LinkMode::Copy]);
+        Ok(Config {
+            jobs: jobs.max(1),
+            lock_timeout,
+            cache_dir,
+            link,
+            project,
+        })
+    }
+}
+
+fn parse_file(text: &str, name: &str, project: bool) -> Result<(Layer, toml::Table)> {
+    let err = |message: String| Error::Config {
+        file: name.to_string(),
+        message,
+    };
+    let mut table: toml::Table =
+        toml::from_str(text).map_err(|e| err(e.to_string().trim().into()))?;
+    let raw = table.clone();
+    if project {
+        for section in PROJECT_SECTIONS {
+            table.remove(*section);
+        }
+    }
+    let layer: Layer = table
+        .try_into()
+        .map_err(|e: toml::de::Error| err(e.to_string().trim().into()))?;
+    Ok((layer, raw))
+}
+
+fn set_key(layer: &mut Layer, key: &str, value: &str, origin: &str) -> Result<()> {
+    let bad = |message: String| Error::ConfigValue {
+        key: key.to_string(),
+        origin: origin.to_string(),
+        message,
+    };
+    match key {
+        "core.jobs" => {
+            layer.core.jobs = Some(
+                value
+                    .parse()
+                    .map_err(|_| bad(format!("`{value}` is not a whole number")))?,
+            )
+        }
+        "core.lock_timeout" => {
+            layer.core.lock_timeout = Some(
+                value
+                    .parse()
+                    .map_err(|_| bad(format!("`{value}` is not a number of seconds")))?,
+            )
+        }
+        "cache.dir" => layer.cache.dir = Some(PathBuf::from(value)),
+        "cache.link" => {
+            let modes = value
+                .split(',')
+                .map(|m| {
+                    LinkMode::parse(m).ok_or_else(|| {
+                        bad(format!(
+                            "`{m}` is not one of reflink, copy, hardlink, symlink"
+                        ))
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            layer.cache.link = Some(modes);
+        }
+        _ => {
+            let known: Vec<&str> = SCALAR_KEYS.iter().map(|(k, _)| *k).collect();
+            return Err(bad(format!(
+                "unknown key; known keys: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The commented, minimal `gitml.toml` that `git ml init` writes.
+pub const INIT_TEMPLATE: &str = r#"# git-ml project file: commit it. Reference: docs/configuration.md
+#
+# Settings here are shared by everyone who clones the repository. Machine-specific settings go in
+# `.git/gitml/config.toml` (same keys), or in `GITML_*` variables, or `git ml -c key=value`.
+
+[cache]
+# Where cache objects live. Default: `.git/gitml/cache` (shared by all worktrees).
+# dir = "/mnt/fast/gitml-cache"
+# How data is placed in the work tree, tried in order: reflink, copy, hardlink, symlink.
+# Hardlinks and symlinks save space but make files read-only.
+# link = ["reflink", "copy"]
+"#;

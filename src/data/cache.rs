@@ -1,0 +1,216 @@
+//! The content cache: immutable objects named by the BLAKE3 hash of their bytes.
+//!
+//! Layout: `<cache>/blake3/<2 hex>/<62 hex>`, mirrored on every remote. Objects are written to
+//! `<cache>/tmp/` and renamed into place only after their bytes were hashed *from the temporary
+//! copy itself*, so a file changing under us, a crash or a kill can never leave an object whose
+//! content differs from its name. Objects are read-only.
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use fs_err as fs;
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::oid::Oid;
+
+/// Files up to this size are read into memory, hashed and written in one pass; larger ones are
+/// copied by the kernel and hashed with all cores from a memory map.
+pub const SMALL_FILE: u64 = 16 * 1024 * 1024;
+
+pub struct Cache {
+    root: PathBuf,
+    /// Which `blake3/xx` fan-out directories are known to exist.
+    fanout: Vec<AtomicBool>,
+}
+
+impl Cache {
+    pub fn new(root: PathBuf) -> Cache {
+        Cache {
+            root,
+            fanout: (0..256).map(|_| AtomicBool::new(false)).collect(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn object_path(&self, oid: &Oid) -> PathBuf {
+        self.root.join(oid.object_path())
+    }
+
+    pub fn contains(&self, oid: &Oid) -> bool {
+        std::fs::symlink_metadata(self.object_path(oid)).is_ok_and(|m| m.is_file())
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    fn ensure_fanout(&self, oid: &Oid) -> std::io::Result<()> {
+        let slot = &self.fanout[oid.as_bytes()[0] as usize];
+        if !slot.load(Ordering::Relaxed) {
+            fs::create_dir_all(self.object_path(oid).parent().expect("object has a parent"))?;
+            slot.store(true, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    fn new_temp(&self) -> std::io::Result<PathBuf> {
+        let tmp = self.tmp_dir();
+        if !tmp.is_dir() {
+            fs::create_dir_all(&tmp)?;
+        }
+        Ok(fsutil::temp_path_for(&tmp.join("object")))
+    }
+
+    /// Move a finished temporary file (whose bytes hash to `oid`) into place.
+    fn publish(&self, temp: &Path, oid: &Oid) -> Result<()> {
+        if self.contains(oid) {
+            let _ = fs::remove_file(temp);
+            return Ok(());
+        }
+        self.ensure_fanout(oid)?;
+        fsutil::make_read_only(temp, false)?;
+        fs::rename(temp, self.object_path(oid))?;
+        Ok(())
+    }
+
+    /// Store bytes already in memory; returns their oid.
+    pub fn insert_bytes(&self, bytes: &[u8]) -> Result<Oid> {
+        let oid = Oid::of(bytes);
+        if !self.contains(&oid) {
+            let temp = self.new_temp()?;
+            if let Err(e) = fs::write(&temp, bytes) {
+                let _ = fs::remove_file(&temp);
+                return Err(e.into());
+            }
+            self.publish(&temp, &oid)?;
+        }
+        Ok(oid)
+    }
+
+    /// Store a working-tree file; returns its oid and size. `display` names it in errors.
+    pub fn insert_file(&self, path: &Path, display: &str) -> Result<(Oid, u64)> {
+        let temp = self.new_temp()?;
+        let result = self.insert_file_via(path, display, &temp);
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
+    }
+
+    fn insert_file_via(&self, path: &Path, display: &str, temp: &Path) -> Result<(Oid, u64)> {
+        let mut file = fs::File::open(path)?;
+        let before = file.metadata()?;
+        let (oid, size) = if before.len() <= SMALL_FILE {
+            let mut buf = Vec::with_capacity(before.len() as usize + 1);
+            file.read_to_end(&mut buf)?;
+            let oid = Oid::of(&buf);
+            if self.contains(&oid) {
+                check_unchanged(path, &before, display)?;
+                return Ok((oid, buf.len() as u64));
+            }
+            fs::write(temp, &buf)?;
+            (oid, buf.len() as u64)
+        } else {
+            drop(file);
+            reflink_copy::reflink_or_copy(path, temp).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{e} (copying `{}` into the cache)", path.display()),
+                )
+            })?;
+            // Hash the copy, not the source: the object's name must describe the bytes we keep.
+            hash_file(temp)?
+        };
+        check_unchanged(path, &before, display)?;
+        self.publish(temp, &oid)?;
+        Ok((oid, size))
+    }
+
+    /// Read a whole object, checking its hash.
+    pub fn read_verified(&self, oid: &Oid) -> Result<Vec<u8>> {
+        let bytes = fs::read(self.object_path(oid))?;
+        let actual = Oid::of(&bytes);
+        if actual != *oid {
+            return Err(Error::CorruptObject { oid: *oid, actual });
+        }
+        Ok(bytes)
+    }
+
+    /// Every object in the cache.
+    pub fn list(&self) -> Result<Vec<Oid>> {
+        let mut out = Vec::new();
+        let base = self.root.join("blake3");
+        let Ok(fanouts) = std::fs::read_dir(&base) else {
+            return Ok(out);
+        };
+        for fan in fanouts {
+            let fan = fan?;
+            let prefix = fan.file_name().to_string_lossy().into_owned();
+            if prefix.len() != 2 || !fan.file_type()?.is_dir() {
+                continue;
+            }
+            for obj in fs::read_dir(fan.path())? {
+                let name = obj?.file_name().to_string_lossy().into_owned();
+                if let Ok(oid) = format!("blake3:{prefix}{name}").parse::<Oid>() {
+                    out.push(oid);
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Remove temporary files left by killed processes (older than an hour, so a concurrent
+    /// writer's temp is never touched).
+    pub fn sweep_temps(&self) {
+        let Ok(dir) = std::fs::read_dir(self.tmp_dir()) else {
+            return;
+        };
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        for e in dir.flatten() {
+            if e.metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < hour_ago)
+            {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+/// Hash a file without storing it: in memory for small files, memory-mapped on all cores for
+/// large ones (and files larger than RAM).
+pub fn hash_file(path: &Path) -> Result<(Oid, u64)> {
+    let mut file = fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len <= SMALL_FILE {
+        let mut buf = Vec::with_capacity(len as usize + 1);
+        file.read_to_end(&mut buf)?;
+        return Ok((Oid::of(&buf), buf.len() as u64));
+    }
+    drop(file);
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_mmap_rayon(path).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("{e} (hashing `{}`)", path.display()))
+    })?;
+    Ok((hasher.finalize().into(), len))
+}
+
+fn check_unchanged(path: &Path, before: &std::fs::Metadata, display: &str) -> Result<()> {
+    let after = fs::metadata(path)?;
+    if after.len() != before.len()
+        || fsutil::mtime_ns(&after) != fsutil::mtime_ns(before)
+        || after.ino() != before.ino()
+    {
+        return Err(Error::ChangedWhileReading {
+            path: display.to_string(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! The stat index: for every file git-ml has hashed, the (size, mtime, inode, executable bit) it
+//! had and the oid it hashed to, so an unchanged file is never read again.
+//!
+//! Racy entries, as in git: a file modified within the same file-system clock tick as the scan
+//! that recorded it could change again without its mtime moving. An entry is therefore *trusted*
+//! only if its mtime is strictly older than the file-system clock read when the scan began;
+//! untrusted entries are re-hashed on next use. The index is a cache: if it is missing, corrupt or
+//! from another version, it is dropped and rebuilt, never trusted.
+//!
+//! Binary format (little endian): magic `GITMLIX1`, entry count u32, then per entry: path length
+//! u16 + path bytes, size u64, mtime ns i64, inode u64, flags u8 (1 = executable, 2 = trusted),
+//! oid [32]; then a BLAKE3 hash of everything before it.
+
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use crate::error::Result;
+use crate::fsutil;
+use crate::oid::Oid;
+
+const MAGIC: &[u8; 8] = b"GITMLIX1";
+
+/// What `stat` says about a file, as far as change detection cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub ino: u64,
+    pub executable: bool,
+}
+
+impl Stat {
+    pub fn of(meta: &std::fs::Metadata) -> Stat {
+        Stat {
+            size: meta.len(),
+            mtime_ns: fsutil::mtime_ns(meta),
+            ino: meta.ino(),
+            executable: fsutil::is_executable(meta),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub stat: Stat,
+    pub oid: Oid,
+    pub trusted: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct StatIndex {
+    path: PathBuf,
+    entries: HashMap<String, IndexEntry>,
+    dirty: bool,
+}
+
+impl StatIndex {
+    /// Load the index at `path`; a missing or unreadable index is an empty one.
+    pub fn load(path: &Path) -> StatIndex {
+        let entries = std::fs::read(path)
+            .ok()
+            .and_then(|b| decode(&b))
+            .unwrap_or_default();
+        StatIndex {
+            path: path.to_path_buf(),
+            entries,
+            dirty: false,
+        }
+    }
+
+    /// The oid of `path` if the index knows it and `stat` shows it unchanged.
+    pub fn lookup(&self, path: &str, stat: &Stat) -> Option<Oid> {
+        self.entries
+            .get(path)
+            .filter(|e| e.trusted && e.stat == *stat)
+            .map(|e| e.oid)
+    }
+
+    pub fn get(&self, path: &str) -> Option<&IndexEntry> {
+        self.entries.get(path)
+    }
+
+    /// Record that `path` with `stat` hashed to `oid`; `clock_ns` is the file-system clock read
+    /// before the file was read.
+    pub fn record(&mut self, path: String, stat: Stat, oid: Oid, clock_ns: i64) {
+        let entry = IndexEntry {
+            stat,
+            oid,
+            trusted: stat.mtime_ns < clock_ns,
+        };
+        if self.entries.get(&path) != Some(&entry) {
+            self.entries.insert(path, entry);
+            self.dirty = true;
+        }
+    }
+
+    /// Forget `path` and, if it is a directory, everything below it.
+    pub fn remove_tree(&mut self, path: &str) {
+        let prefix = format!("{path}/");
+        let before = self.entries.len();
+        self.entries
+            .retain(|k, _| k != path && !k.starts_with(&prefix));
+        self.dirty |= self.entries.len() != before;
+    }
+
+    /// Merge the entries of `other` for paths it recorded (used by read-only commands that
+    /// refresh the index opportunistically).
+    pub fn absorb(&mut self, other: &StatIndex) {
+        for (k, v) in &other.entries {
+            if self.entries.get(k) != Some(v) {
+                self.entries.insert(k.clone(), *v);
+                self.dirty = true;
+            }
+        }
+    }
+
+    /// Number of entries and their total size.
+    pub fn summary(&self) -> (u64, u64) {
+        (
+            self.entries.len() as u64,
+            self.entries.values().map(|e| e.stat.size).sum(),
+        )
+    }
+
+    pub fn is_dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// Write atomically (only if something changed). Callers hold the repository lock.
+    pub fn save(&mut self) -> Result<()> {
+        if !self.dirty {
+            return Ok(());
+        }
+        if let Some(parent) = self.path.parent() {
+            fs_err::create_dir_all(parent)?;
+        }
+        fsutil::atomic_write(&self.path, &encode(&self.entries), 0o644)?;
+        self.dirty = false;
+        Ok(())
+    }
+}
+
+fn encode(entries: &HashMap<String, IndexEntry>) -> Vec<u8> {
+    let mut keys: Vec<&String> = entries.keys().collect();
+    keys.sort();
+    let mut out = Vec::with_capacity(16 + entries.len() * 120);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+    for k in keys {
+        let e = &entries[k];
+        let path = k.as_bytes();
+        let len = path.len().min(u16::MAX as usize);
+        out.extend_from_slice(&(len as u16).to_le_bytes());
+        out.extend_from_slice(&path[..len]);
+        out.extend_from_slice(&e.stat.size.to_le_bytes());
+        out.extend_from_slice(&e.stat.mtime_ns.to_le_bytes());
+        out.extend_from_slice(&e.stat.ino.to_le_bytes());
+        out.push(e.stat.executable as u8 | (e.trusted as u8) << 1);
+        out.extend_from_slice(e.oid.as_bytes());
+    }
+    let sum = blake3::hash(&out);
+    out.extend_from_slice(sum.as_bytes());
+    out
+}
+
+fn decode(bytes: &[u8]) -> Option<HashMap<String, IndexEntry>> {
+    if bytes.len() < 44 || &bytes[..8] != MAGIC {
+        return None;
+    }
+    let (body, sum) = bytes.split_at(bytes.len() - 32);
+    if blake3::hash(body).as_bytes() != sum {
+        return None;
+    }
+    let mut r = Reader { b: body, pos: 8 };
+    let count = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
+    let mut entries = HashMap::with_capacity(count);
+    for _ in 0..count {
+        let len = u16::from_le_bytes(r.take(2)?.try_into().ok()?) as usize;
+        let path = std::str::from_utf8(r.take(len)?).ok()?.to_string();
+        let size = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+        let mtime_ns = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
+        let ino = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+        let flags = r.take(1)?[0];
+        let oid = Oid::from_bytes(r.take(32)?.try_into().ok()?);
+        let stat = Stat {
+            size,
+            mtime_ns,
+            ino,
+            executable: flags & 1 != 0,
+        };
+        entries.insert(
+            path,
+            IndexEntry {
+                stat,
+                oid,
+                trusted: flags & 2 != 0,
+            },
+        );
+    }
+    Some(entries)
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let s = self.b.get(self.pos..self.pos + n)?;
+        self.pos += n;
+        Some(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_racy_and_corruption() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let mut idx = StatIndex::load(&path);
+        let stat = Stat {
+            size: 3,
+            mtime_ns: 100,
+            ino: 7,
+            executable: true,
+        };
+        idx.record("a/b".into(), stat, Oid::of(b"abc"), 200);
+        idx.record(
+            "racy".into(),
+            Stat {
+                mtime_ns: 200,
+                ..stat
+            },
+            Oid::of(b"r"),
+            200,
+        );
+        idx.save().unwrap();
+        let idx = StatIndex::load(&path);
+        assert_eq!(idx.lookup("a/b", &stat), Some(Oid::of(b"abc")));
+        assert_eq!(idx.lookup("a/b", &Stat { ino: 8, ..stat }), None);
+        assert_eq!(
+            idx.lookup(
+                "racy",
+                &Stat {
+                    mtime_ns: 200,
+                    ..stat
+                }
+            ),
+            None,
+            "racy entries are not trusted"
+        );
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[20] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(
+            StatIndex::load(&path).lookup("a/b", &stat),
+            None,
+            "corrupt index is dropped"
+        );
+    }
+}

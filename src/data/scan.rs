@@ -1,0 +1,316 @@
+//! Reading the work tree: what is at a tracked path now, and the oid of every file in it.
+//!
+//! Hashing is skipped for files whose stat matches a trusted index entry; the rest are hashed in
+//! parallel (and, for `add`, stored in the cache in the same pass).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use crate::data::cache::{self, Cache};
+use crate::data::index::{Stat, StatIndex};
+use crate::data::manifest::{Entry, EntryKind, Manifest};
+use crate::data::path::symlink_stays_inside;
+use crate::error::{Error, Result};
+use crate::fsutil::TMP_MARKER;
+use crate::oid::Oid;
+use crate::progress::Progress;
+
+/// What the work tree holds at a tracked path.
+#[derive(Debug)]
+pub enum Work {
+    Missing,
+    File(Stat),
+    /// The entries, and temporary files a killed git-ml left behind (relative paths).
+    Dir(Vec<WorkEntry>, Vec<String>),
+    /// Something we do not track at the top (a symlink, a device...).
+    Other(&'static str),
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkEntry {
+    /// Relative to the tracked directory.
+    pub rel: String,
+    pub kind: WorkKind,
+}
+
+#[derive(Debug, Clone)]
+pub enum WorkKind {
+    File(Stat),
+    EmptyDir,
+    Symlink(String),
+    /// A symlink into the cache (made by the `symlink` link mode): stands for that object.
+    CacheLink(Oid, Stat),
+}
+
+/// Look at `abs` without following a symlink at the top.
+pub fn scan(abs: &Path, display: &str, cache: &Cache) -> Result<Work> {
+    let meta = match std::fs::symlink_metadata(abs) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Work::Missing),
+        Err(e) => return Err(fs_err::symlink_metadata(abs).err().unwrap_or(e).into()),
+    };
+    let ft = meta.file_type();
+    if ft.is_file() {
+        Ok(Work::File(Stat::of(&meta)))
+    } else if ft.is_dir() {
+        let (entries, temps) = walk_dir(abs, display, cache)?;
+        Ok(Work::Dir(entries, temps))
+    } else if ft.is_symlink() {
+        Ok(Work::Other("symlink"))
+    } else {
+        Ok(Work::Other("special file"))
+    }
+}
+
+fn walk_dir(root: &Path, display: &str, cache: &Cache) -> Result<(Vec<WorkEntry>, Vec<String>)> {
+    let temps: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let found: Mutex<Vec<(String, std::fs::FileType, Option<std::fs::Metadata>)>> =
+        Mutex::new(Vec::new());
+    let failure: Mutex<Option<Error>> = Mutex::new(None);
+    let walker = ignore::WalkBuilder::new(root)
+        .standard_filters(false)
+        .follow_links(false)
+        .build_parallel();
+    walker.run(|| {
+        Box::new(|res| {
+            use ignore::WalkState;
+            let fail = |e: Error| {
+                *failure.lock().expect("walk error slot") = Some(e);
+                WalkState::Quit
+            };
+            let entry = match res {
+                Ok(e) => e,
+                Err(e) => return fail(Error::Other(format!("reading `{display}`: {e}"))),
+            };
+            if entry.depth() == 0 {
+                return WalkState::Continue;
+            }
+            let Ok(rel) = entry.path().strip_prefix(root) else {
+                return WalkState::Continue;
+            };
+            let Some(rel) = rel.to_str() else {
+                return fail(Error::Other(format!(
+                    "`{display}/{}` is not valid UTF-8; git-ml needs UTF-8 paths",
+                    rel.display()
+                )));
+            };
+            if entry.file_name().to_string_lossy().contains(TMP_MARKER) {
+                temps.lock().expect("walk temps").push(rel.to_string());
+                return WalkState::Continue;
+            }
+            let Some(ft) = entry.file_type() else {
+                return WalkState::Continue;
+            };
+            let meta = if ft.is_file() {
+                match entry.metadata() {
+                    Ok(m) => Some(m),
+                    Err(e) => return fail(Error::Other(format!("reading `{display}/{rel}`: {e}"))),
+                }
+            } else {
+                None
+            };
+            found
+                .lock()
+                .expect("walk results")
+                .push((rel.to_string(), ft, meta));
+            WalkState::Continue
+        })
+    });
+    if let Some(e) = failure.into_inner().expect("walk error slot") {
+        return Err(e);
+    }
+    let found = found.into_inner().expect("walk results");
+    // A directory is recorded only when nothing lies below it.
+    let mut parents = std::collections::HashSet::new();
+    for (rel, _, _) in &found {
+        let mut p = rel.as_str();
+        while let Some((parent, _)) = p.rsplit_once('/') {
+            if !parents.insert(parent.to_string()) {
+                break;
+            }
+            p = parent;
+        }
+    }
+    let cache_prefix = cache.root().join("blake3");
+    let mut out = Vec::with_capacity(found.len());
+    for (rel, ft, meta) in found {
+        let kind = if let Some(meta) = meta {
+            WorkKind::File(Stat::of(&meta))
+        } else if ft.is_dir() {
+            if parents.contains(&rel) {
+                continue;
+            }
+            WorkKind::EmptyDir
+        } else if ft.is_symlink() {
+            let target = fs_err::read_link(root.join(&rel))?;
+            if let Some(oid) = cache_link_oid(&target, &cache_prefix) {
+                let meta = fs_err::metadata(&target)?;
+                WorkKind::CacheLink(oid, Stat::of(&meta))
+            } else {
+                let target = target.to_str().ok_or_else(|| {
+                    Error::Other(format!("symlink `{display}/{rel}` has a non-UTF-8 target"))
+                })?;
+                if !symlink_stays_inside(&rel, target) {
+                    return Err(Error::SymlinkEscapes {
+                        path: format!("{display}/{rel}"),
+                        target: target.to_string(),
+                        scope: "the tracked directory",
+                    });
+                }
+                WorkKind::Symlink(target.to_string())
+            }
+        } else {
+            return Err(Error::UnsupportedFileType {
+                path: format!("{display}/{rel}"),
+            });
+        };
+        out.push(WorkEntry { rel, kind });
+    }
+    out.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    Ok((out, temps.into_inner().expect("walk temps")))
+}
+
+fn cache_link_oid(target: &Path, cache_prefix: &Path) -> Option<Oid> {
+    let rest = target.strip_prefix(cache_prefix).ok()?;
+    let mut parts = rest.iter();
+    let fan = parts.next()?.to_str()?;
+    let tail = parts.next()?.to_str()?;
+    format!("blake3:{fan}{tail}").parse().ok()
+}
+
+/// How to get an oid for a file that the index cannot vouch for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Hashing {
+    /// Hash only (status, checkout).
+    HashOnly,
+    /// Hash and store in the cache (add).
+    Store,
+}
+
+/// What resolving oids needs: the index to trust, where to put what was learned, the cache, and
+/// the file-system clock read before the scan began.
+pub struct Resolver<'a> {
+    pub index: &'a StatIndex,
+    pub learned: &'a Mutex<StatIndex>,
+    pub cache: &'a Cache,
+    pub mode: Hashing,
+    pub clock_ns: i64,
+    pub progress: &'a dyn Progress,
+}
+
+impl Resolver<'_> {
+    /// Oids for a set of files (`rel` relative to the tracked root, stat from the scan), using the
+    /// index where it can, hashing the rest in parallel. New facts go into `learned`.
+    pub fn resolve_files(
+        &self,
+        files: &[(String, Stat)],
+        tracked: &str,
+        base: &Path,
+    ) -> Result<Vec<Oid>> {
+        let Resolver {
+            index,
+            learned,
+            cache,
+            mode,
+            clock_ns,
+            progress,
+        } = *self;
+        let key = |rel: &str| {
+            if rel.is_empty() {
+                tracked.to_string()
+            } else {
+                format!("{tracked}/{rel}")
+            }
+        };
+        let mut oids: Vec<Option<Oid>> = files
+            .iter()
+            .map(|(rel, stat)| {
+                index
+                    .lookup(&key(rel), stat)
+                    .filter(|oid| mode == Hashing::HashOnly || cache.contains(oid))
+            })
+            .collect();
+        let todo: Vec<usize> = (0..files.len()).filter(|&i| oids[i].is_none()).collect();
+        if todo.is_empty() {
+            return Ok(oids.into_iter().map(|o| o.expect("resolved")).collect());
+        }
+        let total: u64 = todo.iter().map(|&i| files[i].1.size).sum();
+        progress.start(
+            if mode == Hashing::Store {
+                "adding"
+            } else {
+                "hashing"
+            },
+            total,
+        );
+        let hashed: Vec<(usize, Oid, Stat)> = todo
+            .par_iter()
+            .map(|&i| {
+                let (rel, _) = &files[i];
+                let abs = if rel.is_empty() {
+                    base.to_path_buf()
+                } else {
+                    base.join(rel)
+                };
+                let display = key(rel);
+                // Stat again right before reading: the recorded stat must not be newer than the bytes.
+                let stat = Stat::of(&fs_err::symlink_metadata(&abs)?);
+                let (oid, _) = match mode {
+                    Hashing::Store => cache.insert_file(&abs, &display)?,
+                    Hashing::HashOnly => cache::hash_file(&abs)?,
+                };
+                progress.advance(stat.size);
+                Ok((i, oid, stat))
+            })
+            .collect::<Result<_>>()?;
+        progress.finish();
+        let mut learned = learned.lock().expect("index updates");
+        for (i, oid, stat) in hashed {
+            learned.record(key(&files[i].0), stat, oid, clock_ns);
+            oids[i] = Some(oid);
+        }
+        Ok(oids.into_iter().map(|o| o.expect("resolved")).collect())
+    }
+
+    /// Turn a scanned directory into a manifest, hashing what the index cannot vouch for.
+    pub fn dir_manifest(
+        &self,
+        entries: &[WorkEntry],
+        tracked: &str,
+        base: &Path,
+    ) -> Result<Manifest> {
+        let files: Vec<(String, Stat)> = entries
+            .iter()
+            .filter_map(|e| match &e.kind {
+                WorkKind::File(s) => Some((e.rel.clone(), *s)),
+                _ => None,
+            })
+            .collect();
+        let oids = self.resolve_files(&files, tracked, base)?;
+        let mut oid_iter = oids.into_iter();
+        let mut out = Vec::with_capacity(entries.len());
+        for e in entries {
+            let kind = match &e.kind {
+                WorkKind::File(s) => EntryKind::File {
+                    oid: oid_iter.next().expect("one oid per file"),
+                    size: s.size,
+                    executable: s.executable,
+                },
+                WorkKind::CacheLink(oid, s) => EntryKind::File {
+                    oid: *oid,
+                    size: s.size,
+                    executable: false,
+                },
+                WorkKind::EmptyDir => EntryKind::EmptyDir,
+                WorkKind::Symlink(t) => EntryKind::Symlink { target: t.clone() },
+            };
+            out.push(Entry {
+                path: e.rel.clone(),
+                kind,
+            });
+        }
+        Ok(Manifest::new(out))
+    }
+}

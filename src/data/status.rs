@@ -1,0 +1,267 @@
+//! `git ml status`: how the work tree compares with the pointers, and whether the cache holds
+//! what the pointers name.
+//!
+//! On an unchanged tree this costs one `stat` per file and no reads (the stat index vouches for
+//! every file). Files that had to be hashed are written back to the index when the repository
+//! lock is free, so the next status is fast again; status never waits for the lock.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::data::index::{Stat, StatIndex};
+use crate::data::manifest::{EntryKind, Manifest};
+use crate::data::pointer::{Kind, Pointer};
+use crate::data::scan::{self, Hashing, Work, WorkEntry};
+use crate::error::Result;
+use crate::lock::RepoLock;
+use crate::oid::Oid;
+use crate::progress::Progress;
+use crate::workspace::{Tracked, Workspace};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// The work tree matches the pointer.
+    Unchanged,
+    /// The work tree differs from the pointer (`git ml add` to record, `git ml checkout` to undo).
+    Modified,
+    /// Nothing at the path (`git ml checkout` restores it).
+    Missing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CacheState {
+    Present,
+    /// Some objects of a directory are missing.
+    Partial,
+    Missing,
+}
+
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Changes {
+    pub added: Vec<String>,
+    pub modified: Vec<String>,
+    pub deleted: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PathStatus {
+    pub path: String,
+    pub pointer: String,
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    pub oid: Oid,
+    pub state: State,
+    pub cache: CacheState,
+    /// For a modified directory (when its recorded manifest is in the cache): which files differ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Changes>,
+}
+
+impl PathStatus {
+    pub fn is_clean(&self) -> bool {
+        self.state == State::Unchanged && self.cache == CacheState::Present
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct StatusReport {
+    pub clean: bool,
+    pub paths: Vec<PathStatus>,
+}
+
+/// What is at a tracked path now, with oids.
+pub enum Current {
+    Missing,
+    File {
+        oid: Oid,
+        stat: Stat,
+    },
+    Dir {
+        manifest: Manifest,
+        oid: Oid,
+        work: Vec<WorkEntry>,
+        temps: Vec<String>,
+    },
+    Other(&'static str),
+}
+
+/// Read the work tree at `t`, hashing only what the index cannot vouch for.
+pub fn current(
+    ws: &Workspace,
+    t: &Tracked,
+    index: &StatIndex,
+    learned: &Mutex<StatIndex>,
+    clock: i64,
+    progress: &dyn Progress,
+) -> Result<Current> {
+    let abs = ws.abs(&t.path);
+    let resolver = scan::Resolver {
+        index,
+        learned,
+        cache: &ws.cache,
+        mode: Hashing::HashOnly,
+        clock_ns: clock,
+        progress,
+    };
+    Ok(match scan::scan(&abs, &t.path, &ws.cache)? {
+        Work::Missing => Current::Missing,
+        Work::Other(what) => Current::Other(what),
+        Work::File(stat) => {
+            let files = [(String::new(), stat)];
+            let oids = resolver.resolve_files(&files, &t.path, &abs)?;
+            Current::File { oid: oids[0], stat }
+        }
+        Work::Dir(work, temps) => {
+            let manifest = resolver.dir_manifest(&work, &t.path, &abs)?;
+            let oid = manifest.to_objects().root_oid;
+            Current::Dir {
+                manifest,
+                oid,
+                work,
+                temps,
+            }
+        }
+    })
+}
+
+pub fn status(
+    ws: &Workspace,
+    tracked: &[Tracked],
+    progress: &dyn Progress,
+) -> Result<StatusReport> {
+    let clock = ws.clock()?;
+    let index = ws.load_index();
+    let learned = Mutex::new(StatIndex::default());
+    let pointers: Vec<Pointer> = tracked
+        .iter()
+        .map(|t| ws.read_pointer(t))
+        .collect::<Result<_>>()?;
+    let paths: Vec<PathStatus> = tracked
+        .par_iter()
+        .zip(pointers.par_iter())
+        .map(|(t, ptr)| status_one(ws, t, ptr, &index, &learned, clock, progress))
+        .collect::<Result<_>>()?;
+    let learned = learned.into_inner().expect("index updates");
+    if learned.is_dirty()
+        && let Some(_lock) = RepoLock::try_acquire(&ws.gitml_dir())
+    {
+        let mut fresh = ws.load_index();
+        fresh.absorb(&learned);
+        // A failure to refresh the index only costs speed next time.
+        let _ = fresh.save();
+    }
+    Ok(StatusReport {
+        clean: paths.iter().all(PathStatus::is_clean),
+        paths,
+    })
+}
+
+fn status_one(
+    ws: &Workspace,
+    t: &Tracked,
+    ptr: &Pointer,
+    index: &StatIndex,
+    learned: &Mutex<StatIndex>,
+    clock: i64,
+    progress: &dyn Progress,
+) -> Result<PathStatus> {
+    let cur = current(ws, t, index, learned, clock, progress)?;
+    let mut changes = None;
+    let state = match (&cur, ptr.kind) {
+        (Current::Missing, _) => State::Missing,
+        (Current::File { oid, stat }, Kind::File)
+            if *oid == ptr.oid && stat.executable == ptr.executable =>
+        {
+            State::Unchanged
+        }
+        (Current::Dir { oid, .. }, Kind::Dir) if *oid == ptr.oid => State::Unchanged,
+        (Current::Dir { manifest, .. }, Kind::Dir) => {
+            if let Ok(recorded) = super::load_manifest(ws, ptr.oid, &t.path) {
+                changes = Some(diff_manifests(&t.path, &recorded, manifest));
+            }
+            State::Modified
+        }
+        _ => State::Modified,
+    };
+    let cache = cache_state(ws, ptr, &cur, state, &t.path);
+    Ok(PathStatus {
+        path: t.path.clone(),
+        pointer: t.pointer.clone(),
+        kind: ptr.kind,
+        oid: ptr.oid,
+        state,
+        cache,
+        changes,
+    })
+}
+
+fn cache_state(
+    ws: &Workspace,
+    ptr: &Pointer,
+    cur: &Current,
+    state: State,
+    display: &str,
+) -> CacheState {
+    if !ws.cache.contains(&ptr.oid) {
+        return CacheState::Missing;
+    }
+    if ptr.kind == Kind::File {
+        return CacheState::Present;
+    }
+    // The work tree's manifest equals the recorded one when unchanged: no need to read it back.
+    let loaded;
+    let manifest = match (state, cur) {
+        (State::Unchanged, Current::Dir { manifest, .. }) => manifest,
+        _ => match super::load_manifest(ws, ptr.oid, display) {
+            Ok(m) => {
+                loaded = m;
+                &loaded
+            }
+            Err(_) => return CacheState::Partial,
+        },
+    };
+    let missing = manifest
+        .entries
+        .par_iter()
+        .filter(|e| matches!(&e.kind, EntryKind::File { oid, .. } if !ws.cache.contains(oid)))
+        .count();
+    if missing == 0 {
+        CacheState::Present
+    } else {
+        CacheState::Partial
+    }
+}
+
+/// Which files differ between the recorded manifest and the work tree's, as repo-relative paths.
+pub fn diff_manifests(base: &str, recorded: &Manifest, work: &Manifest) -> Changes {
+    let old: HashMap<&str, &EntryKind> = recorded
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), &e.kind))
+        .collect();
+    let new: HashMap<&str, &EntryKind> = work
+        .entries
+        .iter()
+        .map(|e| (e.path.as_str(), &e.kind))
+        .collect();
+    let full = |p: &str| format!("{base}/{p}");
+    let mut c = Changes::default();
+    for e in &work.entries {
+        match old.get(e.path.as_str()) {
+            None => c.added.push(full(&e.path)),
+            Some(k) if **k != e.kind => c.modified.push(full(&e.path)),
+            _ => {}
+        }
+    }
+    for e in &recorded.entries {
+        if !new.contains_key(e.path.as_str()) {
+            c.deleted.push(full(&e.path));
+        }
+    }
+    c
+}

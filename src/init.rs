@@ -1,0 +1,71 @@
+//! `git ml init`: make a repository ready for git-ml. Idempotent: running it again only adds
+//! what is missing and reports what was already there.
+
+use serde::Serialize;
+
+use crate::config::{INIT_TEMPLATE, PROJECT_FILE};
+use crate::data::gitignore;
+use crate::error::{Error, Result};
+use crate::repo::Repo;
+
+/// The notes ref run records live in (see the run-record design).
+pub const NOTES_REF: &str = "refs/notes/gitml";
+
+#[derive(Debug, Serialize)]
+pub struct InitReport {
+    pub root: String,
+    /// Things created or set by this run; empty when everything was already in place.
+    pub created: Vec<String>,
+}
+
+pub fn init(repo: &Repo, cache_dir: &std::path::Path) -> Result<InitReport> {
+    let mut created = Vec::new();
+    let project = repo.root.join(PROJECT_FILE);
+    if !project.exists() {
+        crate::fsutil::atomic_write(&project, INIT_TEMPLATE.as_bytes(), 0o644)?;
+        created.push(format!("`{PROJECT_FILE}`"));
+    }
+    for dir in [repo.gitml_dir(), cache_dir.to_path_buf()] {
+        if !dir.is_dir() {
+            fs_err::create_dir_all(&dir)?;
+            created.push(format!("`{}`", dir.display()));
+        }
+    }
+    // Temporary files of an interrupted git-ml must never show up in `git status`.
+    if gitignore::ensure_line(&repo.root.join(".gitignore"), ".*.gitml-tmp.*")? {
+        created.push("`.gitignore` entry for git-ml temporary files".into());
+    }
+    // Run records (git notes) follow their commits through `commit --amend` and rebase.
+    let existing = git_config(repo, &["--get-all", "notes.rewriteRef"])?;
+    if !existing.lines().any(|l| l.trim() == NOTES_REF) {
+        git_config(repo, &["--add", "notes.rewriteRef", NOTES_REF])?;
+        created.push(format!("git config `notes.rewriteRef = {NOTES_REF}`"));
+    }
+    Ok(InitReport {
+        root: repo.root.display().to_string(),
+        created,
+    })
+}
+
+fn git_config(repo: &Repo, args: &[&str]) -> Result<String> {
+    let out = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(&repo.git_dir)
+        .arg("config")
+        .arg("--local")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .env("LC_ALL", "C")
+        .output()
+        .map_err(|e| Error::Other(format!("could not run `git config`: {e}")))?;
+    // `--get-all` exits 1 when the key is unset: that is an empty answer, not a failure.
+    let unset = args[0] == "--get-all" && out.status.code() == Some(1);
+    if !out.status.success() && !unset {
+        return Err(Error::Other(format!(
+            "`git config {}` failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
