@@ -18,6 +18,7 @@ use crate::data::index::{Stat, StatIndex};
 use crate::data::link;
 use crate::data::manifest::EntryKind;
 use crate::data::pointer::{Kind, Pointer};
+use crate::data::scan::WorkKind;
 use crate::data::status::{Current, current};
 use crate::error::{Error, Result};
 use crate::fsutil;
@@ -89,7 +90,7 @@ pub fn checkout(
         let ptr = ws.read_pointer(t)?;
         ws.check_parent_inside(&t.path)?;
         let cur = current(ws, t, &index, &learned, clock, progress)?;
-        plans.push((t, plan_one(ws, t, &ptr, cur, opts.force, &mut conflicts)?));
+        plans.push((t, plan_one(ws, t, &ptr, cur, opts, &mut conflicts)?));
     }
     if !conflicts.is_empty() && !opts.force {
         conflicts.sort();
@@ -141,9 +142,10 @@ fn plan_one(
     t: &Tracked,
     ptr: &Pointer,
     cur: Current,
-    force: bool,
+    opts: &CheckoutOptions,
     conflicts: &mut Vec<String>,
 ) -> Result<Plan> {
+    let (force, modes) = (opts.force, &opts.modes);
     let abs = ws.abs(&t.path);
     let mut plan = Plan::default();
     let recoverable = |oid: &Oid| ws.cache.contains(oid);
@@ -190,8 +192,9 @@ fn plan_one(
                 },
                 size: ptr.size,
             };
+            let want_links = modes.first() == Some(&LinkMode::Symlink);
             match &cur {
-                Current::File { oid, stat } if *oid == ptr.oid => {
+                Current::File { oid, stat } if *oid == ptr.oid && !want_links => {
                     if stat.executable != ptr.executable {
                         plan.chmods.push((abs.clone(), ptr.executable));
                     }
@@ -203,7 +206,13 @@ fn plan_one(
                     }
                     plan.writes.push(write);
                 }
-                Current::Other("symlink") if cache_link_to(ws, &abs) == Some(ptr.oid) => {}
+                Current::Other("symlink")
+                    if cache_link_to(ws, &abs) == Some(ptr.oid) && want_links => {}
+                Current::Other("symlink")
+                    if cache_link_to(ws, &abs).is_some_and(|o| ws.cache.contains(&o)) =>
+                {
+                    plan.writes.push(write)
+                }
                 _ => {
                     clear_top(&mut plan, conflicts);
                     plan.writes.push(write);
@@ -229,10 +238,25 @@ fn plan_one(
             }
             let mut keep: HashMap<&str, ()> = HashMap::new();
             if let Current::Dir {
-                manifest, temps, ..
+                manifest,
+                temps,
+                work,
+                ..
             } = &cur
             {
                 plan.temps.extend(temps.iter().map(|r| abs.join(r)));
+                // A file placed in the other style than the one asked for (a symlink into the
+                // cache vs a real file) is placed again: that is how users switch link modes.
+                let want_links = modes.first() == Some(&LinkMode::Symlink);
+                let restyle: std::collections::HashSet<&str> = work
+                    .iter()
+                    .filter(|w| match w.kind {
+                        WorkKind::CacheLink(..) => !want_links,
+                        WorkKind::File(_) => want_links,
+                        _ => false,
+                    })
+                    .map(|w| w.rel.as_str())
+                    .collect();
                 let wanted: HashMap<&str, &EntryKind> = target
                     .entries
                     .iter()
@@ -241,7 +265,7 @@ fn plan_one(
                 for e in &manifest.entries {
                     let here = abs.join(&e.path);
                     match (wanted.get(e.path.as_str()), &e.kind) {
-                        (Some(w), k) if *w == k => {
+                        (Some(w), k) if *w == k && !restyle.contains(e.path.as_str()) => {
                             keep.insert(&e.path, ());
                         }
                         (
@@ -251,7 +275,7 @@ fn plan_one(
                                 ..
                             }),
                             EntryKind::File { oid, .. },
-                        ) if w == oid => {
+                        ) if w == oid && !restyle.contains(e.path.as_str()) => {
                             plan.chmods.push((here, *wx));
                             keep.insert(&e.path, ());
                         }

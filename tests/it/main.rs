@@ -1,1 +1,9 @@
+//! Integration tests: the real `git-ml` binary against real git repositories in temporary
+//! directories. All in one test binary (one link step, shared harness).
 
+mod common;
+
+mod bad_input;
+mod cli;
+mod crash;
+mod data;

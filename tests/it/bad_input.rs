@@ -1,0 +1,241 @@
+//! Untrusted input: malformed pointers and manifests, paths escaping the repository, symlinks.
+//! Each must fail with a message naming the file, and write nothing outside the repository.
+
+use crate::common::{TestEnv, bytes};
+
+fn oid_hex(data: &[u8]) -> String {
+    blake3::hash(data).to_hex().to_string()
+}
+
+/// Put raw bytes into the cache under their hash, as a remote or a hand edit could.
+fn plant_object(env: &TestEnv, data: &[u8]) -> String {
+    let hex = oid_hex(data);
+    let dir = env.cache_dir().join("blake3").join(&hex[..2]);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(&hex[2..]), data).unwrap();
+    hex
+}
+
+/// A syntactically valid manifest (root + one chunk) with the given entry lines.
+fn plant_manifest(env: &TestEnv, entry_lines: &[String], files: u64, size: u64) -> String {
+    let mut chunk = b"{\"gitml\":\"chunk\",\"version\":1}\n".to_vec();
+    for l in entry_lines {
+        chunk.extend_from_slice(l.as_bytes());
+        chunk.push(b'\n');
+    }
+    let chunk_hex = plant_object(env, &chunk);
+    let root = format!(
+        "{{\n  \"gitml\": \"manifest\",\n  \"version\": 1,\n  \"files\": {files},\n  \"size\": {size},\n  \"chunks\": [\n    {{\n      \"oid\": \"blake3:{chunk_hex}\",\n      \"entries\": {}\n    }}\n  ]\n}}\n",
+        entry_lines.len()
+    );
+    plant_object(env, root.as_bytes())
+}
+
+fn dir_pointer(root_hex: &str, files: u64, size: u64) -> String {
+    format!(
+        "version = 1\ntype = \"dir\"\noid = \"blake3:{root_hex}\"\nsize = {size}\nfiles = {files}\n"
+    )
+}
+
+#[test]
+fn malformed_pointers_name_file_and_line() {
+    let env = TestEnv::new();
+    env.write(
+        "a.gitml",
+        "version = 1\ntype = \"file\"\noid = \"blake3:nothex\"\nsize = 3\n",
+    );
+    let r = env.git_ml(&["status"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("error: a.gitml:3: invalid oid"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("hint:"), "{}", r.stderr);
+    let r = env.git_ml(&["checkout"]);
+    r.code(2);
+    assert!(!env.exists("a"), "nothing materialised from a bad pointer");
+
+    env.write("a.gitml", "this is [not toml\n");
+    let r = env.git_ml(&["status"]);
+    r.code(2);
+    assert!(r.stderr.contains("a.gitml:1:"), "{}", r.stderr);
+
+    env.write(
+        "a.gitml",
+        "version = 9\ntype = \"file\"\noid = \"blake3:00\"\nsize = 3\n",
+    );
+    let r = env.git_ml(&["ls"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("a.gitml:1:") && r.stderr.contains("version 9"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn hostile_manifests_are_refused_before_anything_is_written() {
+    let env = TestEnv::new();
+    let payload = b"owned";
+    let obj = plant_object(&env, payload);
+    let cases = [
+        (
+            format!("{{\"path\":\"../../evil\",\"oid\":\"blake3:{obj}\",\"size\":5}}"),
+            "`..`",
+        ),
+        (
+            format!("{{\"path\":\"/tmp/evil\",\"oid\":\"blake3:{obj}\",\"size\":5}}"),
+            "absolute",
+        ),
+        (
+            format!("{{\"path\":\"x/.git/hooks/pre-commit\",\"oid\":\"blake3:{obj}\",\"size\":5}}"),
+            "`.git`",
+        ),
+        (
+            "{\"path\":\"link\",\"type\":\"symlink\",\"target\":\"../../..\"}".to_string(),
+            "leads out",
+        ),
+    ];
+    for (line, expect) in cases {
+        let root = plant_manifest(&env, std::slice::from_ref(&line), 1, 5);
+        env.write("data.gitml", dir_pointer(&root, 1, 5));
+        let r = env.git_ml(&["checkout"]);
+        r.code(2);
+        assert!(r.stderr.contains(expect), "{line}: {}", r.stderr);
+        assert!(!env.exists("data"), "{line}: nothing written");
+        assert!(!env.base.join("evil").exists() && !std::path::Path::new("/tmp/evil").exists());
+    }
+    // Entries below a symlink would write through it.
+    let lines = vec![
+        "{\"path\":\"a\",\"type\":\"symlink\",\"target\":\".\"}".to_string(),
+        format!("{{\"path\":\"a/x\",\"oid\":\"blake3:{obj}\",\"size\":5}}"),
+    ];
+    let root = plant_manifest(&env, &lines, 1, 5);
+    env.write("data.gitml", dir_pointer(&root, 1, 5));
+    let r = env.git_ml(&["checkout"]);
+    r.code(2);
+    assert!(r.stderr.contains("below a file or symlink"), "{}", r.stderr);
+    assert!(!env.exists("data"));
+}
+
+#[test]
+fn corrupt_manifest_and_objects_are_detected() {
+    let env = TestEnv::new();
+    env.write("data/a", bytes(1, 100));
+    env.git_ml(&["add", "data"]).success();
+    std::fs::remove_dir_all(env.path("data")).unwrap();
+    // Damage every manifest object (the only non-100-byte objects).
+    for o in env.cache_objects() {
+        if std::fs::metadata(&o).unwrap().len() != 100 {
+            let mut p = std::fs::metadata(&o).unwrap().permissions();
+            #[allow(clippy::permissions_set_readonly_false)]
+            p.set_readonly(false);
+            std::fs::set_permissions(&o, p).unwrap();
+            std::fs::write(&o, b"{}").unwrap();
+        }
+    }
+    let r = env.git_ml(&["checkout"]);
+    r.code(2);
+    assert!(r.stderr.contains("corrupt"), "{}", r.stderr);
+    assert!(r.stderr.contains("git ml verify"), "{}", r.stderr);
+    assert!(!env.exists("data"));
+}
+
+#[test]
+fn paths_outside_the_repository_are_refused() {
+    let env = TestEnv::new();
+    std::fs::write(env.base.join("outside.bin"), "x").unwrap();
+    let r = env.git_ml(&["add", "../outside.bin"]);
+    r.code(2);
+    assert!(r.stderr.contains("outside the repository"), "{}", r.stderr);
+    let r = env.git_ml(&["add", env.base.join("outside.bin").to_str().unwrap()]);
+    r.code(2);
+    let r = env.git_ml(&["add", ".git/config"]);
+    r.code(2);
+    assert!(r.stderr.contains("git directory"), "{}", r.stderr);
+    let r = env.git_ml(&["add", "."]);
+    r.code(2);
+    assert!(r.stderr.contains("repository root"), "{}", r.stderr);
+    // Through a symlinked directory that leads out.
+    std::os::unix::fs::symlink(&env.base, env.path("escape")).unwrap();
+    let r = env.git_ml(&["add", "escape/outside.bin"]);
+    r.code(2);
+    assert!(r.stderr.contains("outside the repository"), "{}", r.stderr);
+    assert!(!env.base.join("outside.bin.gitml").exists());
+}
+
+#[test]
+fn symlink_policy() {
+    let env = TestEnv::new();
+    env.write("real.bin", "r");
+    std::os::unix::fs::symlink("real.bin", env.path("alias.bin")).unwrap();
+    let r = env.git_ml(&["add", "alias.bin"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("is a symlink") && r.stderr.contains("hint:"),
+        "{}",
+        r.stderr
+    );
+
+    env.write("d/file", "f");
+    std::os::unix::fs::symlink("/etc/passwd", env.path("d/abs-link")).unwrap();
+    let r = env.git_ml(&["add", "d"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("d/abs-link") && r.stderr.contains("leads out"),
+        "{}",
+        r.stderr
+    );
+    assert!(!env.exists("d.gitml"));
+    std::fs::remove_file(env.path("d/abs-link")).unwrap();
+    std::os::unix::fs::symlink("../real.bin", env.path("d/up-link")).unwrap();
+    let r = env.git_ml(&["add", "d"]);
+    r.code(2);
+    assert!(r.stderr.contains("d/up-link"), "{}", r.stderr);
+    std::fs::remove_file(env.path("d/up-link")).unwrap();
+    std::os::unix::fs::symlink("file", env.path("d/ok-link")).unwrap();
+    env.git_ml(&["add", "d"]).success();
+}
+
+#[test]
+fn nested_and_reserved_paths_are_refused() {
+    let env = TestEnv::new();
+    env.write("d/sub/x", "x");
+    env.git_ml(&["add", "d"]).success();
+    let r = env.git_ml(&["add", "d/sub"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("already tracks") && r.stderr.contains("git ml add d"),
+        "{}",
+        r.stderr
+    );
+    env.write("e/inner/y", "y");
+    env.git_ml(&["add", "e/inner"]).success();
+    let r = env.git_ml(&["add", "e"]);
+    r.code(2);
+    assert!(r.stderr.contains("git ml rm e/inner"), "{}", r.stderr);
+    env.write("z.gitml", "");
+    let r = env.git_ml(&["add", "z.gitml"]);
+    r.code(2);
+    assert!(r.stderr.contains("reserved"), "{}", r.stderr);
+    let r = env.git_ml(&["add", "does-not-exist"]);
+    r.code(2);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+}
+
+#[test]
+fn missing_objects_fail_checkout_with_a_hint() {
+    let env = TestEnv::new();
+    env.write("m.bin", "model");
+    env.git_ml(&["add", "m.bin"]).success();
+    std::fs::remove_file(env.path("m.bin")).unwrap();
+    std::fs::remove_dir_all(env.cache_dir()).unwrap();
+    let r = env.git_ml(&["checkout"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("not in the cache") && r.stderr.contains("git ml pull"),
+        "{}",
+        r.stderr
+    );
+}

@@ -1,0 +1,227 @@
+//! Test harness: a hermetic environment (own HOME, empty git config, pinned identity and dates,
+//! fixed COLUMNS) with a fresh git repository, and helpers to run `git ml` and `git` in it.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_git-ml");
+
+pub struct TestEnv {
+    _tmp: tempfile::TempDir,
+    pub base: PathBuf,
+    pub home: PathBuf,
+    pub root: PathBuf,
+}
+
+/// The result of one command.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    #[track_caller]
+    pub fn success(&self) -> &Run {
+        assert_eq!(
+            self.code, 0,
+            "expected success\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    #[track_caller]
+    pub fn code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+impl TestEnv {
+    /// A fresh repository with `git ml init` done.
+    pub fn new() -> TestEnv {
+        let env = TestEnv::bare_repo();
+        env.git_ml(&["init"]).success();
+        env
+    }
+
+    /// A fresh git repository, git-ml not initialised.
+    pub fn bare_repo() -> TestEnv {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let base = tmp.path().canonicalize().expect("canonical tempdir");
+        let home = base.join("home");
+        let root = base.join("repo");
+        std::fs::create_dir_all(&home).unwrap();
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::write(
+            home.join(".gitconfig"),
+            "[user]\n\tname = Test\n\temail = test@example.com\n[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n",
+        )
+        .unwrap();
+        std::fs::write(home.join("empty-config"), "").unwrap();
+        let env = TestEnv {
+            _tmp: tmp,
+            base,
+            home,
+            root,
+        };
+        env.git(&["init", "-q"]);
+        env
+    }
+
+    pub fn command(&self, program: &str, dir: &Path) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(dir).stdin(Stdio::null());
+        for (k, _) in std::env::vars_os() {
+            let k = k.to_string_lossy().into_owned();
+            if k.starts_with("GIT_") || k.starts_with("GITML_") {
+                cmd.env_remove(&k);
+            }
+        }
+        cmd.env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))
+            .env("GIT_CONFIG_SYSTEM", self.home.join("empty-config"))
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .env("LC_ALL", "C")
+            .env("COLUMNS", "100")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
+    pub fn git_ml_in(&self, dir: &Path, args: &[&str]) -> Run {
+        Run::from(
+            self.command(BIN, dir)
+                .args(args)
+                .output()
+                .expect("run git-ml"),
+        )
+    }
+
+    pub fn git_ml(&self, args: &[&str]) -> Run {
+        self.git_ml_in(&self.root, args)
+    }
+
+    /// Run git, asserting success; returns stdout.
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.root, args)
+    }
+
+    #[track_caller]
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self
+            .command("git", dir)
+            .args(args)
+            .output()
+            .expect("run git");
+        assert!(
+            out.status.success(),
+            "git {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
+        let p = self.path(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+        }
+        std::fs::write(p, content).unwrap();
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        std::fs::read(self.path(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"))
+    }
+
+    pub fn exists(&self, rel: &str) -> bool {
+        std::fs::symlink_metadata(self.path(rel)).is_ok()
+    }
+
+    pub fn cache_dir(&self) -> PathBuf {
+        self.root.join(".git/gitml/cache")
+    }
+
+    /// Every object file in the cache.
+    pub fn cache_objects(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let base = self.cache_dir().join("blake3");
+        if let Ok(fans) = std::fs::read_dir(base) {
+            for fan in fans.flatten() {
+                for obj in std::fs::read_dir(fan.path()).unwrap().flatten() {
+                    out.push(obj.path());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Assert every cache object's content hashes to its name.
+    #[track_caller]
+    pub fn assert_cache_sound(&self) {
+        for obj in self.cache_objects() {
+            let fan = obj
+                .parent()
+                .unwrap()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let name = format!("{fan}{}", obj.file_name().unwrap().to_string_lossy());
+            let actual = blake3::hash(&std::fs::read(&obj).unwrap())
+                .to_hex()
+                .to_string();
+            assert_eq!(actual, name, "cache object {} is corrupt", obj.display());
+        }
+    }
+
+    pub fn commit_all(&self, msg: &str) {
+        self.git(&["add", "-A"]);
+        self.git(&["commit", "-q", "-m", msg]);
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so tests need no data files.
+pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+pub fn b3(data: &[u8]) -> String {
+    format!("blake3:{}", blake3::hash(data).to_hex())
+}
