@@ -55,7 +55,9 @@ pub fn run(ctx: &Ctx, args: LsArgs) -> gitml::Result<Outcome> {
         ]);
     }
     if !listed.is_empty() {
-        println!("{table}");
+        for line in table.to_string().lines() {
+            println!("{}", line.trim_end());
+        }
     } else if !ctx.quiet {
         eprintln!("nothing tracked yet; track data with `git ml add <path>`");
     }
