@@ -26,12 +26,13 @@ impl Oid {
     }
 
     pub fn hex(&self) -> String {
-        let mut s = String::with_capacity(64);
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
         for b in self.0 {
-            s.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
-            s.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
+            out.push(DIGITS[(b >> 4) as usize] as char);
+            out.push(DIGITS[(b & 15) as usize] as char);
         }
-        s
+        out
     }
 
     /// The first 12 hex digits, for humans.

@@ -225,11 +225,15 @@ fn cache_state(
             Err(_) => return CacheState::Partial,
         },
     };
-    let missing = manifest
+    let oids: Vec<Oid> = manifest
         .entries
-        .par_iter()
-        .filter(|e| matches!(&e.kind, EntryKind::File { oid, .. } if !ws.cache.contains(oid)))
-        .count();
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::File { oid, .. } => Some(*oid),
+            _ => None,
+        })
+        .collect();
+    let missing = ws.cache.count_missing(&oids);
     if missing == 0 {
         CacheState::Present
     } else {
