@@ -25,6 +25,8 @@ pub struct Cache {
     root: PathBuf,
     /// Which `blake3/xx` fan-out directories are known to exist.
     fanout: Vec<AtomicBool>,
+    /// Whether `tmp/` is known to exist.
+    tmp_ready: AtomicBool,
 }
 
 impl Cache {
@@ -32,6 +34,7 @@ impl Cache {
         Cache {
             root,
             fanout: (0..256).map(|_| AtomicBool::new(false)).collect(),
+            tmp_ready: AtomicBool::new(false),
         }
     }
 
@@ -92,10 +95,21 @@ impl Cache {
 
     fn new_temp(&self) -> std::io::Result<PathBuf> {
         let tmp = self.tmp_dir();
-        if !tmp.is_dir() {
+        if !self.tmp_ready.load(Ordering::Relaxed) {
             fs::create_dir_all(&tmp)?;
+            self.tmp_ready.store(true, Ordering::Relaxed);
         }
         Ok(fsutil::temp_path_for(&tmp.join("object")))
+    }
+
+    /// Write bytes to a new read-only temporary file (the mode is set on the open file, saving a
+    /// path lookup per object).
+    fn write_temp(temp: &Path, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let mut f = fs::File::create(temp)?;
+        f.write_all(bytes)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o444))
     }
 
     /// Move a finished temporary file (whose bytes hash to `oid`) into place.
@@ -105,7 +119,6 @@ impl Cache {
             return Ok(());
         }
         self.ensure_fanout(oid)?;
-        fsutil::make_read_only(temp, false)?;
         fs::rename(temp, self.object_path(oid))?;
         Ok(())
     }
@@ -115,7 +128,7 @@ impl Cache {
         let oid = Oid::of(bytes);
         if !self.contains(&oid) {
             let temp = self.new_temp()?;
-            if let Err(e) = fs::write(&temp, bytes) {
+            if let Err(e) = Self::write_temp(&temp, bytes) {
                 let _ = fs::remove_file(&temp);
                 return Err(e.into());
             }
@@ -140,25 +153,26 @@ impl Cache {
         let (oid, size) = if before.len() <= SMALL_FILE {
             let mut buf = Vec::with_capacity(before.len() as usize + 1);
             file.read_to_end(&mut buf)?;
+            check_unchanged(&file, &before, display)?;
             let oid = Oid::of(&buf);
             if self.contains(&oid) {
-                check_unchanged(path, &before, display)?;
                 return Ok((oid, buf.len() as u64));
             }
-            fs::write(temp, &buf)?;
+            Self::write_temp(temp, &buf)?;
             (oid, buf.len() as u64)
         } else {
-            drop(file);
             reflink_copy::reflink_or_copy(path, temp).map_err(|e| {
                 std::io::Error::new(
                     e.kind(),
                     format!("{e} (copying `{}` into the cache)", path.display()),
                 )
             })?;
+            check_unchanged(&file, &before, display)?;
             // Hash the copy, not the source: the object's name must describe the bytes we keep.
-            hash_file(temp)?
+            let found = hash_file(temp)?;
+            fsutil::make_read_only(temp, false)?;
+            found
         };
-        check_unchanged(path, &before, display)?;
         self.publish(temp, &oid)?;
         Ok((oid, size))
     }
@@ -233,15 +247,15 @@ pub fn hash_file(path: &Path) -> Result<(Oid, u64)> {
     Ok((hasher.finalize().into(), len))
 }
 
-fn check_unchanged(path: &Path, before: &std::fs::Metadata, display: &str) -> Result<()> {
-    let after = fs::metadata(path)?;
+/// The open file's metadata now, compared with before reading: a change means the bytes read may
+/// mix two versions. (The fd follows the inode we read, so a rename over the path is harmless.)
+fn check_unchanged(file: &fs::File, before: &std::fs::Metadata, display: &str) -> Result<()> {
+    let after = file.metadata()?;
     if after.len() != before.len()
         || fsutil::mtime_ns(&after) != fsutil::mtime_ns(before)
         || after.ino() != before.ino()
     {
-        return Err(Error::ChangedWhileReading {
-            path: display.to_string(),
-        });
+        return Err(Error::ChangedWhileReading { path: display.to_string() });
     }
     Ok(())
 }
