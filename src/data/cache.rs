@@ -255,7 +255,9 @@ fn check_unchanged(file: &fs::File, before: &std::fs::Metadata, display: &str) -
         || fsutil::mtime_ns(&after) != fsutil::mtime_ns(before)
         || after.ino() != before.ino()
     {
-        return Err(Error::ChangedWhileReading { path: display.to_string() });
+        return Err(Error::ChangedWhileReading {
+            path: display.to_string(),
+        });
     }
     Ok(())
 }
