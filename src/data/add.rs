@@ -144,7 +144,8 @@ fn add_one(
         Work::File(stat) => {
             let files = [(String::new(), stat)];
             let oids = resolver.resolve_files(&files, rel, &abs)?;
-            (Kind::File, oids[0], stat.size, 0, stat.executable)
+            let (oid, stat) = oids[0];
+            (Kind::File, oid, stat.size, 0, stat.executable)
         }
         Work::Dir(entries, _) => {
             let manifest = resolver.dir_manifest(&entries, rel, &abs)?;

@@ -5,6 +5,8 @@
 //! copy itself*, so a file changing under us, a crash or a kill can never leave an object whose
 //! content differs from its name. Objects are read-only.
 
+use std::collections::HashSet;
+use std::ffi::{OsStr, OsString};
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use fs_err as fs;
 use rayon::prelude::*;
 
+use crate::data::index::Stat;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::oid::Oid;
@@ -50,34 +53,39 @@ impl Cache {
         std::fs::symlink_metadata(self.object_path(oid)).is_ok_and(|m| m.is_file())
     }
 
-    /// How many of `oids` are not in the cache. For many oids, each fan-out directory involved
-    /// is listed once instead of stat-ing every object: on a 10,000-file directory that turns
-    /// 10,000 path lookups into at most 256 directory reads.
-    pub fn count_missing(&self, oids: &[Oid]) -> usize {
+    /// For each of `oids`, whether the cache lacks it. For many oids, each fan-out directory
+    /// involved is listed once instead of stat-ing every object: on a 10,000-file directory that
+    /// turns 10,000 path lookups into at most 256 directory reads.
+    pub fn missing_mask(&self, oids: &[Oid]) -> Vec<bool> {
         if oids.len() < 1024 {
-            return oids.par_iter().filter(|o| !self.contains(o)).count();
+            return oids.par_iter().map(|o| !self.contains(o)).collect();
         }
-        let mut by_fan: Vec<Vec<&Oid>> = vec![Vec::new(); 256];
+        let mut fans = [false; 256];
         for o in oids {
-            by_fan[o.as_bytes()[0] as usize].push(o);
+            fans[o.as_bytes()[0] as usize] = true;
         }
-        by_fan
-            .par_iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(fan, wanted)| {
+        let listings: Vec<Option<HashSet<OsString>>> = (0..256usize)
+            .into_par_iter()
+            .map(|fan| {
+                if !fans[fan] {
+                    return None;
+                }
                 let dir = self.root.join("blake3").join(format!("{fan:02x}"));
-                let names: std::collections::HashSet<std::ffi::OsString> =
-                    match std::fs::read_dir(&dir) {
-                        Ok(rd) => rd.flatten().map(|e| e.file_name()).collect(),
-                        Err(_) => return wanted.len(),
-                    };
-                wanted
-                    .iter()
-                    .filter(|o| !names.contains(std::ffi::OsStr::new(&o.hex()[2..])))
-                    .count()
+                let names = std::fs::read_dir(dir).ok()?;
+                Some(names.flatten().map(|e| e.file_name()).collect())
             })
-            .sum()
+            .collect();
+        oids.par_iter()
+            .map(|o| match &listings[o.as_bytes()[0] as usize] {
+                Some(names) => !names.contains(OsStr::new(&o.hex()[2..])),
+                None => true,
+            })
+            .collect()
+    }
+
+    /// How many of `oids` are not in the cache.
+    pub fn count_missing(&self, oids: &[Oid]) -> usize {
+        self.missing_mask(oids).into_iter().filter(|m| *m).count()
     }
 
     pub fn tmp_dir(&self) -> PathBuf {
@@ -123,45 +131,39 @@ impl Cache {
         Ok(())
     }
 
-    /// Store bytes already in memory; returns their oid.
+    /// Store bytes already in memory; returns their oid. The temporary file is made in the
+    /// object's own fan-out directory, so the final rename stays within one directory.
     pub fn insert_bytes(&self, bytes: &[u8]) -> Result<Oid> {
         let oid = Oid::of(bytes);
-        if !self.contains(&oid) {
-            let temp = self.new_temp()?;
-            if let Err(e) = Self::write_temp(&temp, bytes) {
-                let _ = fs::remove_file(&temp);
-                return Err(e.into());
-            }
-            self.publish(&temp, &oid)?;
+        if self.contains(&oid) {
+            return Ok(oid);
+        }
+        self.ensure_fanout(&oid)?;
+        let dest = self.object_path(&oid);
+        let temp = fsutil::temp_path_for(&dest);
+        let result = Self::write_temp(&temp, bytes).and_then(|_| fs::rename(&temp, &dest));
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e.into());
         }
         Ok(oid)
     }
 
-    /// Store a working-tree file; returns its oid and size. `display` names it in errors.
-    pub fn insert_file(&self, path: &Path, display: &str) -> Result<(Oid, u64)> {
-        let temp = self.new_temp()?;
-        let result = self.insert_file_via(path, display, &temp);
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temp);
-        }
-        result
-    }
-
-    fn insert_file_via(&self, path: &Path, display: &str, temp: &Path) -> Result<(Oid, u64)> {
+    /// Store a working-tree file; returns its oid and the stat it had while it was read.
+    /// `display` names it in errors.
+    pub fn insert_file(&self, path: &Path, display: &str) -> Result<(Oid, Stat)> {
         let mut file = fs::File::open(path)?;
         let before = file.metadata()?;
-        let (oid, size) = if before.len() <= SMALL_FILE {
+        if before.len() <= SMALL_FILE {
             let mut buf = Vec::with_capacity(before.len() as usize + 1);
             file.read_to_end(&mut buf)?;
             check_unchanged(&file, &before, display)?;
-            let oid = Oid::of(&buf);
-            if self.contains(&oid) {
-                return Ok((oid, buf.len() as u64));
-            }
-            Self::write_temp(temp, &buf)?;
-            (oid, buf.len() as u64)
-        } else {
-            reflink_copy::reflink_or_copy(path, temp).map_err(|e| {
+            let oid = self.insert_bytes(&buf)?;
+            return Ok((oid, Stat::of(&before)));
+        }
+        let temp = self.new_temp()?;
+        let result = (|| {
+            reflink_copy::reflink_or_copy(path, &temp).map_err(|e| {
                 std::io::Error::new(
                     e.kind(),
                     format!("{e} (copying `{}` into the cache)", path.display()),
@@ -169,12 +171,15 @@ impl Cache {
             })?;
             check_unchanged(&file, &before, display)?;
             // Hash the copy, not the source: the object's name must describe the bytes we keep.
-            let found = hash_file(temp)?;
-            fsutil::make_read_only(temp, false)?;
-            found
-        };
-        self.publish(temp, &oid)?;
-        Ok((oid, size))
+            let (oid, _) = hash_file(&temp)?;
+            fsutil::make_read_only(&temp, false)?;
+            self.publish(&temp, &oid)?;
+            Ok((oid, Stat::of(&before)))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
     }
 
     /// Read a whole object, checking its hash.
@@ -227,6 +232,21 @@ impl Cache {
             }
         }
     }
+}
+
+/// Hash a working-tree file without storing it; returns the stat it had while it was read.
+pub fn hash_work_file(path: &Path, display: &str) -> Result<(Oid, Stat)> {
+    let mut file = fs::File::open(path)?;
+    let before = file.metadata()?;
+    let oid = if before.len() <= SMALL_FILE {
+        let mut buf = Vec::with_capacity(before.len() as usize + 1);
+        file.read_to_end(&mut buf)?;
+        Oid::of(&buf)
+    } else {
+        hash_file(path)?.0
+    };
+    check_unchanged(&file, &before, display)?;
+    Ok((oid, Stat::of(&before)))
 }
 
 /// Hash a file without storing it: in memory for small files, memory-mapped on all cores for

@@ -111,14 +111,15 @@ pub fn checkout(
     let mut learned = learned.into_inner().expect("index updates");
     let mut index = index;
     let mut report = Vec::new();
-    let mut written_stats: Vec<(String, Stat, Oid, PathBuf)> = Vec::new();
+    let mut written_stats: Vec<(String, Stat, Oid)> = Vec::new();
+    let placer = link::Materialiser::new(&opts.modes);
     for (t, plan) in plans {
         let (written, removed) = (
             plan.writes.len() as u64,
             (plan.removes.len() + plan.remove_trees.len()) as u64,
         );
         let up_to_date = written == 0 && removed == 0 && plan.chmods.is_empty();
-        let stats = execute(ws, &t.path, plan, &opts.modes, &modes, progress, &mut index)?;
+        let stats = execute(ws, &t.path, plan, &placer, &modes, progress, &mut index)?;
         written_stats.extend(stats);
         report.push(CheckedOut {
             path: t.path.clone(),
@@ -343,11 +344,11 @@ fn execute(
     ws: &Workspace,
     tracked: &str,
     plan: Plan,
-    modes: &[LinkMode],
+    placer: &link::Materialiser,
     counts: &Mutex<BTreeMap<&'static str, u64>>,
     progress: &dyn Progress,
     index: &mut StatIndex,
-) -> Result<Vec<(String, Stat, Oid, PathBuf)>> {
+) -> Result<Vec<(String, Stat, Oid)>> {
     let root = ws.abs(tracked);
     for t in &plan.temps {
         let _ = std::fs::remove_file(t);
@@ -377,30 +378,21 @@ fn execute(
     for p in parents {
         fs_err::create_dir_all(p)?;
     }
-    let stats: Vec<Option<(String, Stat, Oid, PathBuf)>> = plan
+    let stats: Vec<Option<(String, Stat, Oid)>> = plan
         .writes
         .par_iter()
         .map(|w| -> Result<_> {
             let out = match &w.kind {
                 WriteKind::Object { oid, executable } => {
-                    let mode =
-                        link::materialise(&ws.cache.object_path(oid), &w.abs, *executable, modes)?;
+                    let (mode, stat) =
+                        placer.place(&ws.cache.object_path(oid), &w.abs, *executable)?;
                     *counts
                         .lock()
                         .expect("mode counts")
                         .entry(mode.name())
                         .or_default() += 1;
                     progress.advance(w.size);
-                    if mode == LinkMode::Symlink {
-                        None
-                    } else {
-                        Some((
-                            w.key.clone(),
-                            Stat::of(&fs_err::symlink_metadata(&w.abs)?),
-                            *oid,
-                            w.abs.clone(),
-                        ))
-                    }
+                    stat.map(|stat| (w.key.clone(), stat, *oid))
                 }
                 WriteKind::Symlink(target) => {
                     let temp = fsutil::temp_path_for(&w.abs);
@@ -443,13 +435,10 @@ fn prune_empty_parents(removed: &Path, root: &Path) {
 }
 
 /// Record what we wrote in the index so the next status need not hash it. Files written in the
-/// current file-system clock tick are racy; wait for the clock to move past them (a few ms), then
-/// re-stat: a file whose stat is still what we wrote is trusted from then on.
-fn settle(
-    ws: &Workspace,
-    written: &[(String, Stat, Oid, PathBuf)],
-    learned: &mut StatIndex,
-) -> Result<()> {
+/// current file-system clock tick are racy; wait for the clock to move past them (a few ms) and
+/// record them against that later clock. (Re-stat-ing them would add nothing: a change that alters
+/// the stat is caught by the next status anyway, and one that does not is invisible to any stat.)
+fn settle(ws: &Workspace, written: &[(String, Stat, Oid)], learned: &mut StatIndex) -> Result<()> {
     let Some(newest) = written.iter().map(|w| w.1.mtime_ns).max() else {
         return Ok(());
     };
@@ -459,14 +448,8 @@ fn settle(
         std::thread::sleep(std::time::Duration::from_millis(1));
         clock = ws.clock()?;
     }
-    let restat: Vec<Option<Stat>> = written
-        .par_iter()
-        .map(|w| std::fs::symlink_metadata(&w.3).ok().map(|m| Stat::of(&m)))
-        .collect();
-    for (w, now) in written.iter().zip(restat) {
-        if now == Some(w.1) {
-            learned.record(w.0.clone(), w.1, w.2, clock);
-        }
+    for (key, stat, oid) in written {
+        learned.record(key.clone(), *stat, *oid, clock);
     }
     Ok(())
 }

@@ -216,13 +216,15 @@ pub struct Resolver<'a> {
 
 impl Resolver<'_> {
     /// Oids for a set of files (`rel` relative to the tracked root, stat from the scan), using the
-    /// index where it can, hashing the rest in parallel. New facts go into `learned`.
+    /// index where it can, hashing the rest in parallel. New facts go into `learned`. Each oid
+    /// comes with the stat that describes the bytes hashed (the scan's, or the one taken while
+    /// reading, if the file changed in between).
     pub fn resolve_files(
         &self,
         files: &[(String, Stat)],
         tracked: &str,
         base: &Path,
-    ) -> Result<Vec<Oid>> {
+    ) -> Result<Vec<(Oid, Stat)>> {
         let Resolver {
             index,
             learned,
@@ -240,15 +242,29 @@ impl Resolver<'_> {
         };
         let mut oids: Vec<Option<Oid>> = files
             .iter()
-            .map(|(rel, stat)| {
-                index
-                    .lookup(&key(rel), stat)
-                    .filter(|oid| mode == Hashing::HashOnly || cache.contains(oid))
-            })
+            .map(|(rel, stat)| index.lookup(&key(rel), stat))
             .collect();
+        if mode == Hashing::Store {
+            // Known content whose object has since left the cache must be stored again.
+            let known: Vec<(usize, Oid)> = oids
+                .iter()
+                .enumerate()
+                .filter_map(|(i, o)| o.map(|o| (i, o)))
+                .collect();
+            let just_oids: Vec<Oid> = known.iter().map(|k| k.1).collect();
+            for ((i, _), missing) in known.iter().zip(cache.missing_mask(&just_oids)) {
+                if missing {
+                    oids[*i] = None;
+                }
+            }
+        }
         let todo: Vec<usize> = (0..files.len()).filter(|&i| oids[i].is_none()).collect();
         if todo.is_empty() {
-            return Ok(oids.into_iter().map(|o| o.expect("resolved")).collect());
+            return Ok(files
+                .iter()
+                .zip(oids)
+                .map(|(f, o)| (o.expect("resolved"), f.1))
+                .collect());
         }
         let total: u64 = todo.iter().map(|&i| files[i].1.size).sum();
         progress.start(
@@ -269,23 +285,28 @@ impl Resolver<'_> {
                     base.join(rel)
                 };
                 let display = key(rel);
-                // Stat again right before reading: the recorded stat must not be newer than the bytes.
-                let stat = Stat::of(&fs_err::symlink_metadata(&abs)?);
-                let (oid, _) = match mode {
+                // The stat recorded is the one the file had while it was read.
+                let (oid, stat) = match mode {
                     Hashing::Store => cache.insert_file(&abs, &display)?,
-                    Hashing::HashOnly => cache::hash_file(&abs)?,
+                    Hashing::HashOnly => cache::hash_work_file(&abs, &display)?,
                 };
                 progress.advance(stat.size);
                 Ok((i, oid, stat))
             })
             .collect::<Result<_>>()?;
         progress.finish();
+        let mut stats: Vec<Stat> = files.iter().map(|f| f.1).collect();
         let mut learned = learned.lock().expect("index updates");
         for (i, oid, stat) in hashed {
             learned.record(key(&files[i].0), stat, oid, clock_ns);
             oids[i] = Some(oid);
+            stats[i] = stat;
         }
-        Ok(oids.into_iter().map(|o| o.expect("resolved")).collect())
+        Ok(oids
+            .into_iter()
+            .map(|o| o.expect("resolved"))
+            .zip(stats)
+            .collect())
     }
 
     /// Turn a scanned directory into a manifest, hashing what the index cannot vouch for.
@@ -303,15 +324,18 @@ impl Resolver<'_> {
             })
             .collect();
         let oids = self.resolve_files(&files, tracked, base)?;
-        let mut oid_iter = oids.into_iter();
+        let mut resolved = oids.into_iter();
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
             let kind = match &e.kind {
-                WorkKind::File(s) => EntryKind::File {
-                    oid: oid_iter.next().expect("one oid per file"),
-                    size: s.size,
-                    executable: s.executable,
-                },
+                WorkKind::File(_) => {
+                    let (oid, s) = resolved.next().expect("one oid per file");
+                    EntryKind::File {
+                        oid,
+                        size: s.size,
+                        executable: s.executable,
+                    }
+                }
                 WorkKind::CacheLink(oid, s) => EntryKind::File {
                     oid: *oid,
                     size: s.size,

@@ -114,7 +114,8 @@ pub fn current(
         Work::File(stat) => {
             let files = [(String::new(), stat)];
             let oids = resolver.resolve_files(&files, &t.path, &abs)?;
-            Current::File { oid: oids[0], stat }
+            let (oid, stat) = oids[0];
+            Current::File { oid, stat }
         }
         Work::Dir(work, temps) => {
             let manifest = resolver.dir_manifest(&work, &t.path, &abs)?;
