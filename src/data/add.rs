@@ -155,6 +155,11 @@ fn add_one(
             }
             let root = ws.cache.insert_bytes(&objects.root)?;
             debug_assert_eq!(root, objects.root_oid);
+            // Every object of this manifest was just stored or found present.
+            learned
+                .lock()
+                .expect("index updates")
+                .mark_complete(root, ws.cache.epoch());
             (
                 Kind::Dir,
                 objects.root_oid,

@@ -88,6 +88,28 @@ impl Cache {
         self.missing_mask(oids).into_iter().filter(|m| *m).count()
     }
 
+    /// The removal epoch: a counter bumped whenever git-ml removes objects from the cache
+    /// (quarantine, garbage collection). Facts like "every object of this manifest is present"
+    /// hold until it changes.
+    pub fn epoch(&self) -> u64 {
+        std::fs::read_to_string(self.root.join("epoch"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Bump the removal epoch (callers hold the repository lock).
+    pub fn bump_epoch(&self) -> Result<()> {
+        let next = self.epoch() + 1;
+        fs::create_dir_all(&self.root)?;
+        fsutil::atomic_write(
+            &self.root.join("epoch"),
+            format!("{next}\n").as_bytes(),
+            0o644,
+        )?;
+        Ok(())
+    }
+
     pub fn tmp_dir(&self) -> PathBuf {
         self.root.join("tmp")
     }

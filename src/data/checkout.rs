@@ -72,6 +72,8 @@ struct Plan {
     temps: Vec<PathBuf>,
     /// Index keys to forget (everything under the tracked path, when it changes).
     forget: bool,
+    /// A manifest found complete in the cache while planning.
+    complete: Option<Oid>,
 }
 
 pub fn checkout(
@@ -113,12 +115,16 @@ pub fn checkout(
     let mut report = Vec::new();
     let mut written_stats: Vec<(String, Stat, Oid)> = Vec::new();
     let placer = link::Materialiser::new(&opts.modes);
+    let epoch = ws.cache.epoch();
     for (t, plan) in plans {
         let (written, removed) = (
             plan.writes.len() as u64,
             (plan.removes.len() + plan.remove_trees.len()) as u64,
         );
         let up_to_date = written == 0 && removed == 0 && plan.chmods.is_empty();
+        if let Some(root) = plan.complete {
+            learned.mark_complete(root, epoch);
+        }
         let stats = execute(ws, &t.path, plan, &placer, &modes, progress, &mut index)?;
         written_stats.extend(stats);
         report.push(CheckedOut {
@@ -227,16 +233,26 @@ fn plan_one(
         }
         Kind::Dir => {
             let target = super::load_manifest(ws, ptr.oid, &t.path)?;
-            let missing = target.entries.iter().find_map(|e| match &e.kind {
-                EntryKind::File { oid, .. } if !ws.cache.contains(oid) => Some((*oid, &e.path)),
-                _ => None,
-            });
+            let files: Vec<(Oid, &str)> = target
+                .entries
+                .iter()
+                .filter_map(|e| match &e.kind {
+                    EntryKind::File { oid, .. } => Some((*oid, e.path.as_str())),
+                    _ => None,
+                })
+                .collect();
+            let oids: Vec<Oid> = files.iter().map(|f| f.0).collect();
+            let missing = files
+                .iter()
+                .zip(ws.cache.missing_mask(&oids))
+                .find_map(|(f, missing)| missing.then_some(*f));
             if let Some((oid, path)) = missing {
                 return Err(Error::ObjectMissing {
                     oid,
                     path: format!("{}/{path}", t.path),
                 });
             }
+            plan.complete = Some(ptr.oid);
             let mut keep: HashMap<&str, ()> = HashMap::new();
             if let Current::Dir {
                 manifest,

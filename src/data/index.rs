@@ -7,11 +7,17 @@
 //! untrusted entries are re-hashed on next use. The index is a cache: if it is missing, corrupt or
 //! from another version, it is dropped and rebuilt, never trusted.
 //!
-//! Binary format (little endian): magic `GITMLIX1`, entry count u32, then per entry: path length
+//! It also remembers which directory manifests were last seen *complete* in the cache (every
+//! object present), tagged with the cache's removal epoch (see [`crate::data::cache::Cache::epoch`]):
+//! objects only leave the cache through git-ml commands that bump the epoch, so until then a
+//! complete directory needs no 10,000 presence checks.
+//!
+//! Binary format (little endian): magic `GITMLIX2`, entry count u32, then per entry: path length
 //! u16 + path bytes, size u64, mtime ns i64, inode u64, flags u8 (1 = executable, 2 = trusted),
-//! oid [32]; then a BLAKE3 hash of everything before it.
+//! oid [32]; then the cache epoch u64, a count u32 and that many complete manifest oids [32];
+//! then a BLAKE3 hash of everything before it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -19,7 +25,7 @@ use crate::error::Result;
 use crate::fsutil;
 use crate::oid::Oid;
 
-const MAGIC: &[u8; 8] = b"GITMLIX1";
+const MAGIC: &[u8; 8] = b"GITMLIX2";
 
 /// What `stat` says about a file, as far as change detection cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,19 +58,24 @@ pub struct IndexEntry {
 pub struct StatIndex {
     path: PathBuf,
     entries: HashMap<String, IndexEntry>,
+    /// Manifests whose every object was in the cache at `complete_epoch`.
+    complete: HashSet<Oid>,
+    complete_epoch: u64,
     dirty: bool,
 }
 
 impl StatIndex {
     /// Load the index at `path`; a missing or unreadable index is an empty one.
     pub fn load(path: &Path) -> StatIndex {
-        let entries = std::fs::read(path)
+        let (entries, complete_epoch, complete) = std::fs::read(path)
             .ok()
             .and_then(|b| decode(&b))
             .unwrap_or_default();
         StatIndex {
             path: path.to_path_buf(),
             entries,
+            complete,
+            complete_epoch,
             dirty: false,
         }
     }
@@ -95,6 +106,20 @@ impl StatIndex {
         }
     }
 
+    /// Whether manifest `root` was seen complete in the cache at removal epoch `epoch`.
+    pub fn is_complete(&self, root: &Oid, epoch: u64) -> bool {
+        self.complete_epoch == epoch && self.complete.contains(root)
+    }
+
+    /// Remember that every object of manifest `root` is in the cache at removal epoch `epoch`.
+    pub fn mark_complete(&mut self, root: Oid, epoch: u64) {
+        if self.complete_epoch != epoch {
+            self.complete.clear();
+            self.complete_epoch = epoch;
+        }
+        self.dirty |= self.complete.insert(root);
+    }
+
     /// Forget `path` and, if it is a directory, everything below it.
     pub fn remove_tree(&mut self, path: &str) {
         let prefix = format!("{path}/");
@@ -107,6 +132,11 @@ impl StatIndex {
     /// Merge the entries of `other` for paths it recorded (used by read-only commands that
     /// refresh the index opportunistically).
     pub fn absorb(&mut self, other: &StatIndex) {
+        for root in &other.complete {
+            if other.complete_epoch >= self.complete_epoch {
+                self.mark_complete(*root, other.complete_epoch);
+            }
+        }
         for (k, v) in &other.entries {
             if self.entries.get(k) != Some(v) {
                 self.entries.insert(k.clone(), *v);
@@ -135,13 +165,14 @@ impl StatIndex {
         if let Some(parent) = self.path.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        fsutil::atomic_write(&self.path, &encode(&self.entries), 0o644)?;
+        let bytes = encode(&self.entries, self.complete_epoch, &self.complete);
+        fsutil::atomic_write(&self.path, &bytes, 0o644)?;
         self.dirty = false;
         Ok(())
     }
 }
 
-fn encode(entries: &HashMap<String, IndexEntry>) -> Vec<u8> {
+fn encode(entries: &HashMap<String, IndexEntry>, epoch: u64, complete: &HashSet<Oid>) -> Vec<u8> {
     let mut keys: Vec<&String> = entries.keys().collect();
     keys.sort();
     let mut out = Vec::with_capacity(16 + entries.len() * 120);
@@ -159,12 +190,19 @@ fn encode(entries: &HashMap<String, IndexEntry>) -> Vec<u8> {
         out.push(e.stat.executable as u8 | (e.trusted as u8) << 1);
         out.extend_from_slice(e.oid.as_bytes());
     }
+    out.extend_from_slice(&epoch.to_le_bytes());
+    out.extend_from_slice(&(complete.len() as u32).to_le_bytes());
+    for oid in complete {
+        out.extend_from_slice(oid.as_bytes());
+    }
     let sum = blake3::hash(&out);
     out.extend_from_slice(sum.as_bytes());
     out
 }
 
-fn decode(bytes: &[u8]) -> Option<HashMap<String, IndexEntry>> {
+type Decoded = (HashMap<String, IndexEntry>, u64, HashSet<Oid>);
+
+fn decode(bytes: &[u8]) -> Option<Decoded> {
     if bytes.len() < 44 || &bytes[..8] != MAGIC {
         return None;
     }
@@ -174,7 +212,7 @@ fn decode(bytes: &[u8]) -> Option<HashMap<String, IndexEntry>> {
     }
     let mut r = Reader { b: body, pos: 8 };
     let count = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
-    let mut entries = HashMap::with_capacity(count);
+    let mut entries = HashMap::with_capacity(count.min(1 << 20));
     for _ in 0..count {
         let len = u16::from_le_bytes(r.take(2)?.try_into().ok()?) as usize;
         let path = std::str::from_utf8(r.take(len)?).ok()?.to_string();
@@ -198,7 +236,13 @@ fn decode(bytes: &[u8]) -> Option<HashMap<String, IndexEntry>> {
             },
         );
     }
-    Some(entries)
+    let epoch = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+    let n = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
+    let mut complete = HashSet::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        complete.insert(Oid::from_bytes(r.take(32)?.try_into().ok()?));
+    }
+    Some((entries, epoch, complete))
 }
 
 struct Reader<'a> {

@@ -137,6 +137,7 @@ pub fn status(
 ) -> Result<StatusReport> {
     let clock = ws.clock()?;
     let index = ws.load_index();
+    let epoch = ws.cache.epoch();
     let learned = Mutex::new(StatIndex::default());
     let pointers: Vec<Pointer> = tracked
         .iter()
@@ -145,7 +146,7 @@ pub fn status(
     let paths: Vec<PathStatus> = tracked
         .par_iter()
         .zip(pointers.par_iter())
-        .map(|(t, ptr)| status_one(ws, t, ptr, &index, &learned, clock, progress))
+        .map(|(t, ptr)| status_one(ws, t, ptr, &index, &learned, clock, epoch, progress))
         .collect::<Result<_>>()?;
     let learned = learned.into_inner().expect("index updates");
     if learned.is_dirty()
@@ -169,6 +170,7 @@ fn status_one(
     index: &StatIndex,
     learned: &Mutex<StatIndex>,
     clock: i64,
+    epoch: u64,
     progress: &dyn Progress,
 ) -> Result<PathStatus> {
     let cur = current(ws, t, index, learned, clock, progress)?;
@@ -189,7 +191,7 @@ fn status_one(
         }
         _ => State::Modified,
     };
-    let cache = cache_state(ws, ptr, &cur, state, &t.path);
+    let cache = cache_state(ws, ptr, &cur, state, &t.path, (index, learned, epoch));
     Ok(PathStatus {
         path: t.path.clone(),
         pointer: t.pointer.clone(),
@@ -201,17 +203,24 @@ fn status_one(
     })
 }
 
+/// Where the cache stands for one pointer. `known` says what the index knows (complete manifests
+/// at the current removal epoch); what is newly found complete is noted in `learned`.
 fn cache_state(
     ws: &Workspace,
     ptr: &Pointer,
     cur: &Current,
     state: State,
     display: &str,
+    known: (&StatIndex, &Mutex<StatIndex>, u64),
 ) -> CacheState {
+    let (index, learned, epoch) = known;
     if !ws.cache.contains(&ptr.oid) {
         return CacheState::Missing;
     }
     if ptr.kind == Kind::File {
+        return CacheState::Present;
+    }
+    if index.is_complete(&ptr.oid, epoch) {
         return CacheState::Present;
     }
     // The work tree's manifest equals the recorded one when unchanged: no need to read it back.
@@ -236,6 +245,10 @@ fn cache_state(
         .collect();
     let missing = ws.cache.count_missing(&oids);
     if missing == 0 {
+        learned
+            .lock()
+            .expect("index updates")
+            .mark_complete(ptr.oid, epoch);
         CacheState::Present
     } else {
         CacheState::Partial

@@ -605,3 +605,28 @@ fn ten_thousand_file_directory() {
     assert_eq!(env.read("many/07/7.txt"), b"7");
     env.git_ml(&["status"]).success();
 }
+
+#[test]
+fn quarantine_invalidates_what_status_knew_about_complete_directories() {
+    let env = TestEnv::new();
+    for i in 0..20 {
+        env.write(&format!("d/{i}"), bytes(i, 64));
+    }
+    env.git_ml(&["add", "d"]).success();
+    env.git_ml(&["status"]).success();
+    let h = blake3::hash(&bytes(3, 64)).to_hex().to_string();
+    let victim = env
+        .cache_dir()
+        .join(format!("blake3/{}/{}", &h[..2], &h[2..]));
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&victim, b"damaged").unwrap();
+    env.git_ml(&["verify", "--quarantine"]).code(1);
+    let r = env.git_ml(&["status", "--json"]);
+    r.code(1);
+    assert_eq!(r.json()["paths"][0]["cache"], "partial", "{}", r.stdout);
+    let r = env.git_ml(&["ls", "--json"]);
+    assert_eq!(r.success().json()[0]["cache"], "partial");
+    // Re-adding restores the object (the index knows the file, but not the object any more).
+    env.git_ml(&["add", "d"]).success();
+    env.git_ml(&["status"]).success();
+}
