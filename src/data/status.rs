@@ -146,7 +146,20 @@ pub fn status(
     let paths: Vec<PathStatus> = tracked
         .par_iter()
         .zip(pointers.par_iter())
-        .map(|(t, ptr)| status_one(ws, t, ptr, &index, &learned, clock, epoch, progress))
+        .map(|(t, ptr)| {
+            status_one(
+                ws,
+                t,
+                ptr,
+                &Shared {
+                    index: &index,
+                    learned: &learned,
+                    clock,
+                    epoch,
+                    progress,
+                },
+            )
+        })
         .collect::<Result<_>>()?;
     let learned = learned.into_inner().expect("index updates");
     if learned.is_dirty()
@@ -163,16 +176,24 @@ pub fn status(
     })
 }
 
-fn status_one(
-    ws: &Workspace,
-    t: &Tracked,
-    ptr: &Pointer,
-    index: &StatIndex,
-    learned: &Mutex<StatIndex>,
+/// What every path's status shares: the index read at the start, what this run learned, the
+/// file-system clock read before scanning, and the cache's removal epoch.
+struct Shared<'a> {
+    index: &'a StatIndex,
+    learned: &'a Mutex<StatIndex>,
     clock: i64,
     epoch: u64,
-    progress: &dyn Progress,
-) -> Result<PathStatus> {
+    progress: &'a dyn Progress,
+}
+
+fn status_one(ws: &Workspace, t: &Tracked, ptr: &Pointer, sh: &Shared) -> Result<PathStatus> {
+    let Shared {
+        index,
+        learned,
+        clock,
+        epoch,
+        progress,
+    } = *sh;
     let cur = current(ws, t, index, learned, clock, progress)?;
     let mut changes = None;
     let state = match (&cur, ptr.kind) {
