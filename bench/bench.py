@@ -1,0 +1,822 @@
+#!/usr/bin/env python3
+"""git-ml benchmark: git-ml and DVC side by side on the same data, against physical references.
+
+Run it through `bench/run` (which builds git-ml, sets up the DVC venv and b3sum, then calls this
+script). See docs/performance.md for what each row measures and the targets.
+
+Everything generated lives under bench/work/ (gitignored). The data set is generated
+deterministically from a seed and reused while its parameters do not change.
+
+Method: all runs are warm (the page cache is not dropped: that needs root and would disturb other
+users of the machine); every command is timed with time.perf_counter() around subprocess.run();
+each timed run has an untimed *prepare* step (fresh repository, data copied in, `sync`); the tools
+are interleaved run by run so that noise on the shared machine hits them alike; the table quotes
+medians and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+WORK = HERE / "work"
+
+GENERATOR_VERSION = 1
+
+ROWS = ["add_a", "add_b", "status_clean", "status_touched", "checkout_a", "version"]
+
+# Targets from the issue: git-ml median / reference median must be at most this (version: ms).
+TARGETS = {
+    "add_a": (1.3, "≤1.3× cp -r"),
+    "add_b": (1.5, "≤1.5× cp"),
+    "status_clean": (1.5, "≤1.5× git status"),
+    "status_touched": (1.5, "≤1.5× b3sum"),
+    "checkout_a": (1.5, "≤1.5× cp -r"),
+    "version": (5.0, "<5 ms"),
+}
+
+DESCRIPTIONS = {
+    "add_a": "`add` of data set (a) into a fresh repository and empty cache",
+    "add_b": "`add` of the big file (b) into a fresh repository and empty cache",
+    "status_clean": "`status` after `add` of (a), nothing changed",
+    "status_touched": "`status` after `touch` of every file of (a) (mtime changed, content not)",
+    "checkout_a": "`checkout` of (a) from the cache after `rm -rf data`",
+    "version": "`git ml --version` (through git, as a user types it)",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters and data generation
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    dirs1: int
+    dirs2: int
+    files_per_dir: int
+    file_size: int
+    big_size: int
+    seed: int = 20250101
+
+    @property
+    def n_files(self) -> int:
+        return self.dirs1 * self.dirs2 * self.files_per_dir
+
+    def params(self) -> dict:
+        return {
+            "generator": GENERATOR_VERSION,
+            "dirs1": self.dirs1,
+            "dirs2": self.dirs2,
+            "files_per_dir": self.files_per_dir,
+            "file_size": self.file_size,
+            "big_size": self.big_size,
+            "seed": self.seed,
+        }
+
+
+FULL = Scale("full", 10, 10, 100, 100 * 1024, 2 * 1024**3)
+QUICK = Scale("quick", 5, 5, 20, 100 * 1024, 64 * 1024**2)
+
+BLOCK = 8 * 1024**2
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def rel_files(scale: Scale) -> list[str]:
+    """Paths of data set (a), relative to its root, in a fixed order."""
+    return [
+        f"d{i:02}/e{j:02}/f{k:03}.bin"
+        for i in range(scale.dirs1)
+        for j in range(scale.dirs2)
+        for k in range(scale.files_per_dir)
+    ]
+
+
+def generate(scale: Scale, dest: Path) -> tuple[Path, Path]:
+    """Generate data set (a) (nested small files) and (b) (one big file) under `dest`.
+
+    Skipped when `dest/manifest.json` records the same parameters and generation completed.
+    """
+    a, b = dest / "a", dest / "big.bin"
+    manifest = dest / "manifest.json"
+    params = scale.params()
+    if manifest.exists():
+        try:
+            if json.loads(manifest.read_text()) == params:
+                log(f"data: reusing {dest} ({scale.n_files} files, big file {human_size(scale.big_size)})")
+                return a, b
+        except ValueError:
+            pass
+    log(f"data: generating {dest} ({scale.n_files} files of {human_size(scale.file_size)}, "
+        f"big file {human_size(scale.big_size)}) ...")
+    t0 = time.perf_counter()
+    shutil.rmtree(dest, ignore_errors=True)
+    a.mkdir(parents=True)
+    for rel in rel_files(scale):
+        p = a / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        # Seeding with a string is deterministic across runs and platforms (sha512 of the string).
+        p.write_bytes(random.Random(f"{scale.seed}:a:{rel}").randbytes(scale.file_size))
+    rng = random.Random(f"{scale.seed}:b")
+    left = scale.big_size
+    with open(b, "wb") as f:
+        while left > 0:
+            n = min(BLOCK, left)
+            f.write(rng.randbytes(n))
+            left -= n
+    os.sync()
+    manifest.write_text(json.dumps(params, indent=1))
+    log(f"data: generated in {time.perf_counter() - t0:.1f} s")
+    return a, b
+
+
+def warm(*paths: Path) -> None:
+    """Read the data once so that every timed run starts from a warm page cache."""
+    t0 = time.perf_counter()
+    for p in paths:
+        files = [p] if p.is_file() else sorted(x for x in p.rglob("*") if x.is_file())
+        for f in files:
+            with open(f, "rb") as fh:
+                while fh.read(BLOCK):
+                    pass
+    log(f"data: read once to warm the page cache ({time.perf_counter() - t0:.1f} s)")
+
+
+# --------------------------------------------------------------------------------------------
+# Running commands
+
+
+ENV: dict[str, str] = {}
+
+
+def make_env(gitml: Path) -> dict[str, str]:
+    home = WORK / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    gitconfig = home / "gitconfig"
+    gitconfig.write_text(
+        "[user]\n\tname = git-ml bench\n\temail = bench@example.invalid\n"
+        "[init]\n\tdefaultBranch = main\n"
+        "[advice]\n\tdetachedHead = false\n"
+    )
+    dvc_global = home / "dvc-global"
+    dvc_global.mkdir(exist_ok=True)
+    (dvc_global / "config").write_text("[core]\n    analytics = false\n    check_update = false\n")
+    (home / "dvc-system").mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITML_", "GIT_", "DVC_"))}
+    env.update(
+        HOME=str(home),
+        GIT_CONFIG_GLOBAL=str(gitconfig),
+        GIT_CONFIG_NOSYSTEM="1",
+        DVC_NO_ANALYTICS="1",
+        DVC_GLOBAL_CONFIG_DIR=str(dvc_global),
+        DVC_SYSTEM_CONFIG_DIR=str(home / "dvc-system"),
+        DVC_SITE_CACHE_DIR=str(home / "dvc-site-cache"),
+        PATH=f"{gitml.parent}{os.pathsep}{env.get('PATH', '')}",
+        LC_ALL="C",
+    )
+    return env
+
+
+@dataclass
+class Result:
+    seconds: float
+    cpu: float
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(cmd: list[str], cwd: Path, timeout: float | None = None) -> Result:
+    """Run `cmd` and time it (wall clock, and CPU of waited-for children)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, cwd=cwd, env=ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=timeout)
+    t1 = time.perf_counter()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return Result(t1 - t0, cpu, p.returncode,
+                  p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace"))
+
+
+def must(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> Result:
+    r = run(cmd, cwd)
+    if r.returncode not in ok:
+        raise RuntimeError(f"`{' '.join(map(str, cmd))}` in {cwd} exited {r.returncode}\n"
+                           f"stdout: {r.stdout[-2000:]}\nstderr: {r.stderr[-2000:]}")
+    return r
+
+
+def rmtree(p: Path) -> None:
+    if p.exists() or p.is_symlink():
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+
+
+# --------------------------------------------------------------------------------------------
+# Measurement
+
+
+@dataclass
+class Series:
+    """One command measured N times, e.g. `git ml add data`."""
+
+    role: str  # "git-ml", "dvc", "ref" or "extra"
+    label: str  # the command as shown in the report
+    cmd: Callable[[], tuple[list[str], Path]]
+    prepare: Callable[[], None] | None = None
+    verify: Callable[[Result], str | None] | None = None  # returns an error message or None
+    ok_codes: tuple[int, ...] = (0,)
+    runs: int = 3
+    warmup: int = 0
+    times: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def median(self) -> float | None:
+        return statistics.median(self.times) if self.times else None
+
+    def to_json(self) -> dict:
+        return {
+            "role": self.role,
+            "command": self.label,
+            "runs": len(self.times),
+            "median_s": self.median(),
+            "min_s": min(self.times) if self.times else None,
+            "max_s": max(self.times) if self.times else None,
+            "times_s": self.times,
+            "cpu_s": self.cpus,
+            "median_cpu_s": statistics.median(self.cpus) if self.cpus else None,
+            "errors": self.errors,
+        }
+
+
+def measure(series: list[Series]) -> None:
+    """Run every series, interleaved run by run (git-ml, DVC, reference, git-ml, ...)."""
+    for s in series:
+        for _ in range(s.warmup):
+            if s.prepare:
+                s.prepare()
+            cmd, cwd = s.cmd()
+            r = run(cmd, cwd)
+            if r.returncode not in s.ok_codes:
+                s.errors.append(f"warm-up exited {r.returncode}: {r.stderr.strip()[-500:]}")
+    rounds = max(s.runs for s in series)
+    for i in range(rounds):
+        for s in series:
+            if i >= s.runs:
+                continue
+            if s.prepare:
+                s.prepare()
+            cmd, cwd = s.cmd()
+            r = run(cmd, cwd)
+            err = None
+            if r.returncode not in s.ok_codes:
+                err = (f"exited {r.returncode}: {r.stderr.strip()[-800:]} "
+                       f"{r.stdout.strip()[-400:]}")
+            elif s.verify:
+                err = s.verify(r)
+            if err:
+                s.errors.append(f"run {i + 1}: {err}")
+                log(f"  !! {s.label}: {err}")
+            s.times.append(r.seconds)
+            s.cpus.append(r.cpu)
+            if s.runs <= 5 or i == 0 or i == s.runs - 1:
+                log(f"  {s.role:7} {s.label:48} run {i + 1}/{s.runs}: {fmt_time(r.seconds)} "
+                    f"(cpu {r.cpu:.2f} s)")
+
+
+def fmt_time(s: float | None) -> str:
+    if s is None:
+        return "—"
+    if s < 0.01:
+        return f"{s * 1000:.2f} ms"
+    if s < 1:
+        return f"{s * 1000:.0f} ms"
+    return f"{s:.2f} s"
+
+
+def human_size(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:g} {unit}" if unit == "B" else f"{n:.0f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+# --------------------------------------------------------------------------------------------
+# The benchmark
+
+
+class Bench:
+    def __init__(self, args, scale: Scale, src_a: Path, src_b: Path):
+        self.args = args
+        self.scale = scale
+        self.src_a = src_a
+        self.src_b = src_b
+        self.gitml = str(args.gitml)
+        self.dvc = str(args.dvc) if args.dvc else None
+        self.b3sum = args.b3sum
+        self.runs_dir = args.dir / "runs"
+        self.fixtures: dict[str, Path] = {}
+        self.files = rel_files(scale)
+
+    # --- repositories ---------------------------------------------------------------------
+
+    def new_repo(self, path: Path, tool: str) -> None:
+        rmtree(path)
+        path.mkdir(parents=True)
+        must(["git", "init", "-q"], path)
+        if tool == "git-ml":
+            must([self.gitml, "-q", "init"], path)
+        else:
+            must([self.dvc, "init", "-q"], path)
+            must([self.dvc, "config", "core.analytics", "false"], path)
+
+    def copy_in(self, src: Path, dst: Path) -> None:
+        """Real copies (never hardlinks: the tools may link or reflink what they add)."""
+        subprocess.run(["cp", "-r", str(src), str(dst)], check=True)
+
+    def add_cmd(self, tool: str, target: str) -> list[str]:
+        return [self.gitml, "add", target] if tool == "git-ml" else [self.dvc, "add", target]
+
+    def fixture(self, tool: str) -> Path:
+        """A repository in which data set (a) has been added as `data` (built once)."""
+        if tool not in self.fixtures:
+            repo = self.runs_dir / "fixture" / tool
+            log(f"  setup: {tool} repository with (a) added at {repo}")
+            self.new_repo(repo, tool)
+            self.copy_in(self.src_a, repo / "data")
+            must(self.add_cmd(tool, "data"), repo)
+            self.fixtures[tool] = repo
+        return self.fixtures[tool]
+
+    # --- verification ----------------------------------------------------------------------
+
+    def check_gitml_clean(self, repo: Path) -> str | None:
+        r = run([self.gitml, "status"], repo)
+        if r.returncode != 0:
+            return f"`git ml status` exited {r.returncode}: {r.stdout.strip()[-500:]} {r.stderr.strip()[-300:]}"
+        return None
+
+    def check_dvc_clean(self, repo: Path) -> str | None:
+        r = run([self.dvc, "status"], repo)
+        if r.returncode != 0 or "up to date" not in r.stdout:
+            return f"`dvc status` exited {r.returncode}: {r.stdout.strip()[-500:]} {r.stderr.strip()[-300:]}"
+        return None
+
+    def check_tree(self, root: Path) -> str | None:
+        """The restored tree has every file, with its size (content is checked by the tools' status)."""
+        missing = [f for f in self.files if not (root / f).is_file()]
+        if missing:
+            return f"{len(missing)} files missing after checkout, e.g. {missing[0]}"
+        bad = [f for f in self.files if (root / f).stat().st_size != self.scale.file_size]
+        if bad:
+            return f"{len(bad)} files with the wrong size, e.g. {bad[0]}"
+        return None
+
+    def tools(self) -> list[str]:
+        return ["git-ml", "dvc"] if self.dvc else ["git-ml"]
+
+    # --- rows ------------------------------------------------------------------------------
+
+    def row_add(self, name: str, src: Path, target: str, ref_label: str) -> list[Series]:
+        heavy = self.args.runs
+        series = []
+        checked: set[str] = set()
+        for tool in self.tools():
+            repo = self.runs_dir / name / tool
+
+            def prepare(tool=tool, repo=repo):
+                self.new_repo(repo, tool)
+                self.copy_in(src, repo / target)
+                os.sync()
+
+            def verify(r: Result, tool=tool, repo=repo) -> str | None:
+                ptr = repo / (f"{target}.gitml" if tool == "git-ml" else f"{target}.dvc")
+                if not ptr.is_file():
+                    return f"no pointer file {ptr.name} after add"
+                if self.args.verify_all or tool not in checked:
+                    checked.add(tool)
+                    return (self.check_gitml_clean(repo) if tool == "git-ml"
+                            else self.check_dvc_clean(repo))
+                return None
+
+            series.append(Series(tool, " ".join(["git ml" if tool == "git-ml" else "dvc", "add", target]),
+                                 cmd=lambda tool=tool, repo=repo: (self.add_cmd(tool, target), repo),
+                                 prepare=prepare, verify=verify, runs=heavy))
+        dst = self.runs_dir / name / "cp-dst"
+
+        def prepare_ref():
+            rmtree(dst)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.sync()
+
+        series.append(Series("ref", ref_label, cmd=lambda: (["cp", "-r", str(src), str(dst)], WORK),
+                             prepare=prepare_ref, runs=heavy))
+        measure(series)
+        if name == "add_a":
+            # The repositories of the last run serve the status and checkout rows.
+            for tool in self.tools():
+                self.fixtures[tool] = self.runs_dir / name / tool
+        else:
+            for tool in self.tools():
+                rmtree(self.runs_dir / name / tool)
+        rmtree(dst)
+        return series
+
+    def row_add_a(self) -> list[Series]:
+        return self.row_add("add_a", self.src_a, "data", "cp -r data <same fs>")
+
+    def row_add_b(self) -> list[Series]:
+        return self.row_add("add_b", self.src_b, "big.bin", "cp big.bin <same fs>")
+
+    def git_reference_repo(self) -> Path:
+        """A plain git repository with the files of (a) committed, for `git status`."""
+        repo = self.runs_dir / "gitref"
+        marker = repo / ".git" / "bench-params.json"
+        params = json.dumps(self.scale.params())
+        if marker.exists() and marker.read_text() == params:
+            return repo
+        log(f"  setup: git repository with (a) committed at {repo}")
+        rmtree(repo)
+        repo.mkdir(parents=True)
+        must(["git", "init", "-q"], repo)
+        self.copy_in(self.src_a, repo / "data")
+        # Compression off: only makes the one-off commit faster; `git status` does not read blobs.
+        must(["git", "-c", "core.compression=0", "-c", "core.looseCompression=0", "add", "-A"], repo)
+        must(["git", "commit", "-q", "-m", "data"], repo)
+        marker.write_text(params)
+        os.sync()
+        return repo
+
+    def row_status_clean(self) -> list[Series]:
+        cheap = self.args.cheap_runs
+        series = []
+        for tool in self.tools():
+            repo = self.fixture(tool)
+            if tool == "git-ml":
+                series.append(Series(tool, "git ml status", cmd=lambda repo=repo: ([self.gitml, "status"], repo),
+                                     runs=cheap, warmup=1))
+            else:
+                series.append(Series(tool, "dvc status", cmd=lambda repo=repo: ([self.dvc, "status"], repo),
+                                     verify=lambda r: None if "up to date" in r.stdout else f"not clean: {r.stdout[-300:]}",
+                                     runs=cheap, warmup=1))
+        gitref = self.git_reference_repo()
+        series.append(Series("ref", f"git status ({len(self.files)} files committed)",
+                             cmd=lambda: (["git", "status"], gitref),
+                             verify=lambda r: None if "nothing to commit" in r.stdout else f"not clean: {r.stdout[-300:]}",
+                             runs=cheap, warmup=1))
+        measure(series)
+        return series
+
+    def touch_all(self, root: Path) -> None:
+        now = time.time_ns()
+        for f in self.files:
+            os.utime(root / f, ns=(now, now))
+        os.sync()
+
+    def row_status_touched(self) -> list[Series]:
+        heavy = max(self.args.runs, self.args.touched_runs)
+        series = []
+        for tool in self.tools():
+            repo = self.fixture(tool)
+            data = repo / "data"
+            if tool == "git-ml":
+                series.append(Series(tool, "git ml status (all touched)",
+                                     cmd=lambda repo=repo: ([self.gitml, "status"], repo),
+                                     prepare=lambda data=data: self.touch_all(data), runs=heavy, warmup=1))
+            else:
+                series.append(Series(tool, "dvc status (all touched)",
+                                     cmd=lambda repo=repo: ([self.dvc, "status"], repo),
+                                     prepare=lambda data=data: self.touch_all(data),
+                                     verify=lambda r: None if "up to date" in r.stdout else f"not clean: {r.stdout[-300:]}",
+                                     runs=heavy, warmup=1))
+        b3 = self.b3sum
+        series.append(Series("ref", f"{Path(b3[-1] if len(b3) > 1 else b3[0]).name} over all files",
+                             cmd=lambda: (b3 + self.files, self.src_a), runs=heavy, warmup=1))
+        measure(series)
+        # Leave the fixtures with fresh stat indexes (git-ml's re-hash updates its index).
+        for tool in self.tools():
+            repo = self.fixture(tool)
+            run([self.gitml, "status"] if tool == "git-ml" else [self.dvc, "status"], repo)
+        return series
+
+    def row_checkout_a(self) -> list[Series]:
+        heavy = self.args.runs
+        series = []
+        for tool in self.tools():
+            repo = self.fixture(tool)
+
+            def prepare(repo=repo):
+                rmtree(repo / "data")
+                os.sync()
+
+            def verify(r: Result, tool=tool, repo=repo) -> str | None:
+                return self.check_tree(repo / "data") or (
+                    self.check_gitml_clean(repo) if tool == "git-ml" else self.check_dvc_clean(repo))
+
+            cmd = [self.gitml, "checkout"] if tool == "git-ml" else [self.dvc, "checkout"]
+            series.append(Series(tool, f"{'git ml' if tool == 'git-ml' else 'dvc'} checkout (data removed)",
+                                 cmd=lambda cmd=cmd, repo=repo: (cmd, repo),
+                                 prepare=prepare, verify=verify, runs=heavy, warmup=1))
+        dst = self.runs_dir / "checkout_a" / "cp-dst"
+
+        def prepare_ref():
+            rmtree(dst)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.sync()
+
+        series.append(Series("ref", "cp -r data <same fs>",
+                             cmd=lambda: (["cp", "-r", str(self.src_a), str(dst)], WORK),
+                             prepare=prepare_ref, runs=heavy, warmup=1))
+        measure(series)
+        rmtree(dst)
+        return series
+
+    def row_version(self) -> list[Series]:
+        n = self.args.version_runs
+        series = [Series("git-ml", "git ml --version", cmd=lambda: (["git", "ml", "--version"], WORK),
+                         runs=n, warmup=2)]
+        if self.dvc:
+            series.append(Series("dvc", "dvc --version", cmd=lambda: ([self.dvc, "--version"], WORK),
+                                 runs=max(3, n // 5), warmup=1))
+        series.append(Series("ref", "git --version", cmd=lambda: (["git", "--version"], WORK),
+                             runs=n, warmup=2))
+        series.append(Series("extra", "git-ml --version (binary directly)",
+                             cmd=lambda: ([self.gitml, "--version"], WORK), runs=n, warmup=2))
+        series.append(Series("extra", "true (process spawn floor)", cmd=lambda: (["true"], WORK),
+                             runs=n, warmup=2))
+        measure(series)
+        return series
+
+
+# --------------------------------------------------------------------------------------------
+# Report
+
+
+def summarize(name: str, series: list[Series]) -> dict:
+    by = {s.role: s for s in series if s.role != "extra"}
+    g = by.get("git-ml")
+    d = by.get("dvc")
+    r = by.get("ref")
+    gm, dm, rm = (s.median() if s else None for s in (g, d, r))
+    limit, target = TARGETS[name]
+    errors = [f"{s.label}: {e}" for s in series for e in s.errors]
+    paired = None
+    if name == "version":
+        ratio = None
+        measured = gm * 1000 if gm is not None else None
+    else:
+        ratio = gm / rm if gm and rm else None
+        measured = ratio
+        if g and r and g.times and r.times:
+            # Runs are interleaved, so run i of git-ml and of the reference saw similar load.
+            n = min(len(g.times), len(r.times))
+            paired = statistics.median(g.times[i] / r.times[i] for i in range(n))
+    if errors and any(s.role in ("git-ml",) and s.errors for s in series):
+        verdict = "FAIL"  # git-ml was wrong: its time does not count
+    elif measured is None:
+        verdict = "—"
+    else:
+        verdict = "PASS" if measured <= limit else "MISS"
+    return {
+        "row": name,
+        "description": DESCRIPTIONS[name],
+        "gitml_median_s": gm,
+        "dvc_median_s": dm,
+        "ref_median_s": rm,
+        "gitml_over_ref": ratio,
+        "gitml_over_ref_paired": paired,
+        "dvc_over_gitml": dm / gm if dm and gm else None,
+        "target": target,
+        "target_limit": limit,
+        "verdict": verdict,
+        "errors": errors,
+        "series": [s.to_json() for s in series],
+    }
+
+
+LEGEND = ("git-ml/ref: ratio of the medians (the target is judged on it); paired: median of the "
+          "run-by-run ratios (runs are interleaved); DVC/git-ml: how many times faster git-ml is; "
+          "FAIL: git-ml gave a wrong result.")
+
+
+def fmt_ratio(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}×"
+
+
+def table(rows: list[dict]) -> list[list[str]]:
+    out = [["row", "git-ml", "DVC", "reference", "git-ml/ref", "paired", "DVC/git-ml", "target", "result"]]
+    for r in rows:
+        ref_label = next((s["command"] for s in r["series"] if s["role"] == "ref"), "")
+        out.append([
+            r["row"],
+            fmt_time(r["gitml_median_s"]),
+            fmt_time(r["dvc_median_s"]),
+            f"{fmt_time(r['ref_median_s'])} ({ref_label})" if r["ref_median_s"] is not None else "—",
+            fmt_ratio(r["gitml_over_ref"]),
+            fmt_ratio(r["gitml_over_ref_paired"]),
+            fmt_ratio(r["dvc_over_gitml"]),
+            r["target"],
+            r["verdict"],
+        ])
+    return out
+
+
+def text_table(t: list[list[str]]) -> str:
+    w = [max(len(row[i]) for row in t) for i in range(len(t[0]))]
+    lines = []
+    for n, row in enumerate(t):
+        lines.append("  ".join(c.ljust(w[i]) for i, c in enumerate(row)).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * x for x in w))
+    return "\n".join(lines)
+
+
+def md_table(t: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(t[0]) + " |", "|" + "|".join("---" for _ in t[0]) + "|"]
+    for row in t[1:]:
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |")
+    return "\n".join(lines)
+
+
+def cmd_out(cmd: list[str], cwd: Path = ROOT) -> str:
+    try:
+        return subprocess.run(cmd, cwd=cwd, env=ENV, capture_output=True, text=True).stdout.strip()
+    except OSError as e:
+        return f"unavailable ({e})"
+
+
+def environment(args, scale: Scale) -> dict:
+    commit = cmd_out(["git", "rev-parse", "--short=12", "HEAD"])
+    dirty = cmd_out(["git", "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock"])
+    fs = args.fs_desc or cmd_out(["findmnt", "-n", "-o", "FSTYPE", "-T", str(args.dir)]) or cmd_out(
+        ["stat", "-f", "-c", "%T", str(args.dir)])
+    mem = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                mem = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    except OSError:
+        pass
+    cpu = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "memory": mem,
+        "kernel": platform.release(),
+        "filesystem": fs,
+        "loadavg_at_start": os.getloadavg(),
+        "gitml": cmd_out([args.gitml, "--version"]),
+        "gitml_commit": commit + ("+dirty" if dirty else ""),
+        "dvc": cmd_out([args.dvc, "--version"]) if args.dvc else "not run",
+        "git": cmd_out(["git", "--version"]),
+        "b3sum": args.b3sum_desc,
+        "python": platform.python_version(),
+        "scale": scale.name,
+        "params": scale.params(),
+        "runs": {"heavy": args.runs, "cheap": args.cheap_runs, "version": args.version_runs},
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--gitml", type=Path, default=ROOT / "target" / "release" / "git-ml")
+    ap.add_argument("--dvc", type=Path, default=WORK / "venv" / "bin" / "dvc")
+    ap.add_argument("--no-dvc", action="store_true", help="measure git-ml and the references only")
+    ap.add_argument("--b3sum", default=None, help="b3sum command (default: bench/work/tools/bin/b3sum)")
+    ap.add_argument("--b3sum-desc", default=None, help="how b3sum was provided (for the report)")
+    ap.add_argument("--dir", type=Path, default=WORK,
+                    help="where the data and repositories live (default bench/work; bench/run mounts one)")
+    ap.add_argument("--fs-desc", default=None, help="the file system of --dir, for the report")
+    ap.add_argument("--quick", action="store_true", help="small data set, fewer runs: a smoke test")
+    ap.add_argument("--runs", type=int, default=None, help="timed runs of heavy rows (default 5; quick 2)")
+    ap.add_argument("--cheap-runs", type=int, default=None, help="timed runs of status_clean (default 15; quick 5)")
+    ap.add_argument("--touched-runs", type=int, default=None, help="timed runs of status_touched (default 5; quick 2)")
+    ap.add_argument("--version-runs", type=int, default=None, help="timed runs of version (default 30; quick 10)")
+    ap.add_argument("--only", default=None, help=f"comma-separated rows, of: {','.join(ROWS)}")
+    ap.add_argument("--verify-all", action="store_true", help="verify after every run, not only the first")
+    ap.add_argument("--keep", action="store_true", help="keep the repositories under bench/work/runs")
+    args = ap.parse_args()
+
+    scale = QUICK if args.quick else FULL
+    args.runs = args.runs or (2 if args.quick else 5)
+    args.cheap_runs = args.cheap_runs or (5 if args.quick else 15)
+    args.touched_runs = args.touched_runs or (2 if args.quick else 5)
+    args.version_runs = args.version_runs or (10 if args.quick else 30)
+    rows = ROWS if not args.only else [r.strip() for r in args.only.split(",") if r.strip()]
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        ap.error(f"unknown rows {unknown}; rows are {','.join(ROWS)}")
+    if args.no_dvc or not args.dvc.exists():
+        if not args.no_dvc:
+            log(f"warning: no DVC at {args.dvc}; measuring git-ml and the references only")
+        args.dvc = None
+    args.gitml = str(args.gitml.resolve())
+    args.dir = args.dir.resolve()
+    if not Path(args.gitml).exists():
+        ap.error(f"no git-ml binary at {args.gitml} (build it: cargo build --release)")
+    if args.b3sum is None:
+        args.b3sum = str(WORK / "tools" / "bin" / "b3sum")
+    args.b3sum = args.b3sum.split()
+    args.b3sum_desc = args.b3sum_desc or " ".join(args.b3sum)
+
+    global ENV
+    ENV = make_env(Path(args.gitml))
+    env_info = environment(args, scale)
+    log(f"bench: {scale.name} scale, rows {','.join(rows)}; warm page cache (not dropped)")
+    log(f"bench: git-ml {env_info['gitml']} ({env_info['gitml_commit']}), DVC {env_info['dvc']}, "
+        f"{env_info['git']}, b3sum: {env_info['b3sum']}")
+
+    src_a, src_b = generate(scale, args.dir / "data" / scale.name)
+    warm(src_a, src_b)
+    bench = Bench(args, scale, src_a, src_b)
+    results = []
+    t0 = time.perf_counter()
+    for name in rows:
+        log(f"\n== {name}: {DESCRIPTIONS[name]}")
+        series = getattr(bench, f"row_{name}")()
+        results.append(summarize(name, series))
+    env_info["loadavg_at_end"] = os.getloadavg()
+    env_info["total_s"] = time.perf_counter() - t0
+    if not args.keep:
+        rmtree(args.dir / "runs")
+
+    t = table(results)
+    print()
+    print(f"git-ml benchmark, {scale.name} scale ({scale.n_files} files of {human_size(scale.file_size)} "
+          f"in {scale.dirs1}×{scale.dirs2} dirs; big file {human_size(scale.big_size)}), "
+          f"medians of {args.runs} heavy / {args.cheap_runs} cheap / {args.version_runs} version runs, warm cache")
+    print(f"{env_info['date']}; {env_info['nproc']} cores, {env_info['kernel']}, {env_info['filesystem']}; "
+          f"git-ml {env_info['gitml_commit']}; DVC {env_info['dvc']}; {env_info['git']}")
+    print()
+    print(text_table(t))
+    print(LEGEND)
+    extras = [(r["row"], s) for r in results for s in r["series"] if s["role"] == "extra"]
+    for row, s in extras:
+        print(f"  ({row}) {s['command']}: median {fmt_time(s['median_s'])}")
+    errs = [(r["row"], e) for r in results for e in r["errors"]]
+    if errs:
+        print("\nErrors (a wrong result voids the time):")
+        for row, e in errs:
+            print(f"  {row}: {e[:600]}")
+
+    out = {"environment": env_info, "rows": results}
+    (WORK / "results.json").write_text(json.dumps(out, indent=1))
+    md = [f"Run {env_info['date']}: {scale.name} scale, {env_info['nproc']} cores, kernel {env_info['kernel']}, "
+          f"{env_info['filesystem']} file system; git-ml {env_info['gitml']} at {env_info['gitml_commit']}, "
+          f"DVC {env_info['dvc']}, {env_info['git']}, b3sum: {env_info['b3sum']}. "
+          f"Medians of {args.runs} (heavy rows), {args.touched_runs} (status_touched), "
+          f"{args.cheap_runs} (status_clean), {args.version_runs} (version) runs; warm page cache; "
+          f"load average {env_info['loadavg_at_start'][0]:.2f} at start, "
+          f"{env_info['loadavg_at_end'][0]:.2f} at end.", "", md_table(t), "", LEGEND, ""]
+    for row, s in extras:
+        md.append(f"- {row}: {s['command']}: median {fmt_time(s['median_s'])}")
+    md.append("")
+    md.append("Median CPU time (user+sys) per command:")
+    md.append("")
+    for r in results:
+        cpus = ", ".join(f"{s['command']}: {s['median_cpu_s']:.2f} s" for s in r["series"]
+                         if s["median_cpu_s"] is not None and s["role"] != "extra")
+        md.append(f"- {r['row']}: {cpus}")
+    if errs:
+        md.append("")
+        md.append("Errors:")
+        md.append("")
+        md.extend(f"- {row}: {e[:600]}" for row, e in errs)
+    (WORK / "results.md").write_text("\n".join(md) + "\n")
+    print(f"\nwrote {WORK / 'results.json'} and {WORK / 'results.md'}")
+    return 1 if any(r["verdict"] == "FAIL" for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
