@@ -148,7 +148,7 @@ fn add_one(
             (Kind::File, oid, stat.size, 0, stat.executable)
         }
         Work::Dir(entries, _) => {
-            let manifest = resolver.dir_manifest(&entries, rel, &abs)?;
+            let (manifest, trusted) = resolver.dir_manifest(&entries, rel, &abs)?;
             let objects = manifest.to_objects();
             for (_, bytes) in &objects.chunks {
                 ws.cache.insert_bytes(bytes)?;
@@ -156,10 +156,12 @@ fn add_one(
             let root = ws.cache.insert_bytes(&objects.root)?;
             debug_assert_eq!(root, objects.root_oid);
             // Every object of this manifest was just stored or found present.
-            learned
-                .lock()
-                .expect("index updates")
-                .mark_complete(root, ws.cache.epoch());
+            let mut known = learned.lock().expect("index updates");
+            known.mark_complete(root, ws.cache.epoch());
+            if trusted {
+                known.record_dir(rel.to_string(), root, scan::shape(&entries));
+            }
+            drop(known);
             (
                 Kind::Dir,
                 objects.root_oid,

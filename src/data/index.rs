@@ -12,9 +12,15 @@
 //! objects only leave the cache through git-ml commands that bump the epoch, so until then a
 //! complete directory needs no 10,000 presence checks.
 //!
-//! Binary format (little endian): magic `GITMLIX2`, entry count u32, then per entry: path length
+//! For each tracked directory it keeps the root oid last computed and the *shape* it was computed
+//! from (a hash of every entry's path, kind and stat; see [`crate::data::scan::shape`]), recorded
+//! only when every file's entry was trusted: the same shape later means the same root, without
+//! serialising and hashing a 10,000-entry manifest again.
+//!
+//! Binary format (little endian): magic `GITMLIX3`, entry count u32, then per entry: path length
 //! u16 + path bytes, size u64, mtime ns i64, inode u64, flags u8 (1 = executable, 2 = trusted),
 //! oid [32]; then the cache epoch u64, a count u32 and that many complete manifest oids [32];
+//! then a count u32 of directory records, each path length u16 + path, root [32], shape [32];
 //! then a BLAKE3 hash of everything before it.
 
 use std::collections::{HashMap, HashSet};
@@ -25,7 +31,7 @@ use crate::error::Result;
 use crate::fsutil;
 use crate::oid::Oid;
 
-const MAGIC: &[u8; 8] = b"GITMLIX2";
+const MAGIC: &[u8; 8] = b"GITMLIX3";
 
 /// What `stat` says about a file, as far as change detection cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,13 +67,15 @@ pub struct StatIndex {
     /// Manifests whose every object was in the cache at `complete_epoch`.
     complete: HashSet<Oid>,
     complete_epoch: u64,
+    /// Tracked directory -> (root oid, shape it was computed from).
+    dirs: HashMap<String, (Oid, Oid)>,
     dirty: bool,
 }
 
 impl StatIndex {
     /// Load the index at `path`; a missing or unreadable index is an empty one.
     pub fn load(path: &Path) -> StatIndex {
-        let (entries, complete_epoch, complete) = std::fs::read(path)
+        let (entries, complete_epoch, complete, dirs) = std::fs::read(path)
             .ok()
             .and_then(|b| decode(&b))
             .unwrap_or_default();
@@ -76,6 +84,7 @@ impl StatIndex {
             entries,
             complete,
             complete_epoch,
+            dirs,
             dirty: false,
         }
     }
@@ -120,6 +129,22 @@ impl StatIndex {
         self.dirty |= self.complete.insert(root);
     }
 
+    /// The root oid of tracked directory `path` if it was computed from exactly this `shape`.
+    pub fn dir_root(&self, path: &str, shape: &Oid) -> Option<Oid> {
+        self.dirs
+            .get(path)
+            .filter(|(_, s)| s == shape)
+            .map(|(root, _)| *root)
+    }
+
+    /// Remember the root computed for `path` from `shape` (only when every file was trusted).
+    pub fn record_dir(&mut self, path: String, root: Oid, shape: Oid) {
+        if self.dirs.get(&path) != Some(&(root, shape)) {
+            self.dirs.insert(path, (root, shape));
+            self.dirty = true;
+        }
+    }
+
     /// Forget `path` and, if it is a directory, everything below it.
     pub fn remove_tree(&mut self, path: &str) {
         let prefix = format!("{path}/");
@@ -132,6 +157,9 @@ impl StatIndex {
     /// Merge the entries of `other` for paths it recorded (used by read-only commands that
     /// refresh the index opportunistically).
     pub fn absorb(&mut self, other: &StatIndex) {
+        for (k, (root, shape)) in &other.dirs {
+            self.record_dir(k.clone(), *root, *shape);
+        }
         for root in &other.complete {
             if other.complete_epoch >= self.complete_epoch {
                 self.mark_complete(*root, other.complete_epoch);
@@ -165,14 +193,24 @@ impl StatIndex {
         if let Some(parent) = self.path.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        let bytes = encode(&self.entries, self.complete_epoch, &self.complete);
+        let bytes = encode(
+            &self.entries,
+            self.complete_epoch,
+            &self.complete,
+            &self.dirs,
+        );
         fsutil::atomic_write(&self.path, &bytes, 0o644)?;
         self.dirty = false;
         Ok(())
     }
 }
 
-fn encode(entries: &HashMap<String, IndexEntry>, epoch: u64, complete: &HashSet<Oid>) -> Vec<u8> {
+fn encode(
+    entries: &HashMap<String, IndexEntry>,
+    epoch: u64,
+    complete: &HashSet<Oid>,
+    dirs: &HashMap<String, (Oid, Oid)>,
+) -> Vec<u8> {
     let mut keys: Vec<&String> = entries.keys().collect();
     keys.sort();
     let mut out = Vec::with_capacity(16 + entries.len() * 120);
@@ -195,12 +233,26 @@ fn encode(entries: &HashMap<String, IndexEntry>, epoch: u64, complete: &HashSet<
     for oid in complete {
         out.extend_from_slice(oid.as_bytes());
     }
+    out.extend_from_slice(&(dirs.len() as u32).to_le_bytes());
+    for (path, (root, shape)) in dirs {
+        let path = path.as_bytes();
+        let len = path.len().min(u16::MAX as usize);
+        out.extend_from_slice(&(len as u16).to_le_bytes());
+        out.extend_from_slice(&path[..len]);
+        out.extend_from_slice(root.as_bytes());
+        out.extend_from_slice(shape.as_bytes());
+    }
     let sum = blake3::hash(&out);
     out.extend_from_slice(sum.as_bytes());
     out
 }
 
-type Decoded = (HashMap<String, IndexEntry>, u64, HashSet<Oid>);
+type Decoded = (
+    HashMap<String, IndexEntry>,
+    u64,
+    HashSet<Oid>,
+    HashMap<String, (Oid, Oid)>,
+);
 
 fn decode(bytes: &[u8]) -> Option<Decoded> {
     if bytes.len() < 44 || &bytes[..8] != MAGIC {
@@ -242,7 +294,16 @@ fn decode(bytes: &[u8]) -> Option<Decoded> {
     for _ in 0..n {
         complete.insert(Oid::from_bytes(r.take(32)?.try_into().ok()?));
     }
-    Some((entries, epoch, complete))
+    let n = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
+    let mut dirs = HashMap::with_capacity(n.min(1 << 16));
+    for _ in 0..n {
+        let len = u16::from_le_bytes(r.take(2)?.try_into().ok()?) as usize;
+        let path = std::str::from_utf8(r.take(len)?).ok()?.to_string();
+        let root = Oid::from_bytes(r.take(32)?.try_into().ok()?);
+        let shape = Oid::from_bytes(r.take(32)?.try_into().ok()?);
+        dirs.insert(path, (root, shape));
+    }
+    Some((entries, epoch, complete, dirs))
 }
 
 struct Reader<'a> {

@@ -309,13 +309,15 @@ impl Resolver<'_> {
             .collect())
     }
 
-    /// Turn a scanned directory into a manifest, hashing what the index cannot vouch for.
+    /// Turn a scanned directory into a manifest, hashing what the index cannot vouch for. The
+    /// flag says whether every file is now vouched for by a trusted stat equal to the scan's, so
+    /// that the directory's root may be remembered against the scan's [`shape`].
     pub fn dir_manifest(
         &self,
         entries: &[WorkEntry],
         tracked: &str,
         base: &Path,
-    ) -> Result<Manifest> {
+    ) -> Result<(Manifest, bool)> {
         let files: Vec<(String, Stat)> = entries
             .iter()
             .filter_map(|e| match &e.kind {
@@ -324,6 +326,10 @@ impl Resolver<'_> {
             })
             .collect();
         let oids = self.resolve_files(&files, tracked, base)?;
+        let trusted = files
+            .iter()
+            .zip(&oids)
+            .all(|(f, (_, s))| *s == f.1 && s.mtime_ns < self.clock_ns);
         let mut resolved = oids.into_iter();
         let mut out = Vec::with_capacity(entries.len());
         for e in entries {
@@ -349,6 +355,38 @@ impl Resolver<'_> {
                 kind,
             });
         }
-        Ok(Manifest::new(out))
+        Ok((Manifest::new(out), trusted))
     }
+}
+
+/// A hash of everything a directory scan saw: each entry's path and kind, a file's size, mtime,
+/// inode and executable bit, a symlink's target. Equal shapes mean no file was touched since.
+pub fn shape(entries: &[WorkEntry]) -> Oid {
+    let mut h = blake3::Hasher::new();
+    for e in entries {
+        h.update(e.rel.as_bytes());
+        h.update(&[0]);
+        match &e.kind {
+            WorkKind::File(s) => {
+                h.update(b"f");
+                h.update(&s.size.to_le_bytes());
+                h.update(&s.mtime_ns.to_le_bytes());
+                h.update(&s.ino.to_le_bytes());
+                h.update(&[s.executable as u8]);
+            }
+            WorkKind::EmptyDir => {
+                h.update(b"d");
+            }
+            WorkKind::Symlink(t) => {
+                h.update(b"l");
+                h.update(t.as_bytes());
+                h.update(&[0]);
+            }
+            WorkKind::CacheLink(oid, _) => {
+                h.update(b"c");
+                h.update(oid.as_bytes());
+            }
+        }
+    }
+    h.finalize().into()
 }

@@ -99,6 +99,27 @@ pub fn current(
     clock: i64,
     progress: &dyn Progress,
 ) -> Result<Current> {
+    current_from(
+        ws,
+        t,
+        scan::scan(&ws.abs(&t.path), &t.path, &ws.cache)?,
+        index,
+        learned,
+        clock,
+        progress,
+    )
+}
+
+/// [`current`], for a work tree already scanned.
+pub fn current_from(
+    ws: &Workspace,
+    t: &Tracked,
+    scanned: Work,
+    index: &StatIndex,
+    learned: &Mutex<StatIndex>,
+    clock: i64,
+    progress: &dyn Progress,
+) -> Result<Current> {
     let abs = ws.abs(&t.path);
     let resolver = scan::Resolver {
         index,
@@ -108,7 +129,7 @@ pub fn current(
         clock_ns: clock,
         progress,
     };
-    Ok(match scan::scan(&abs, &t.path, &ws.cache)? {
+    Ok(match scanned {
         Work::Missing => Current::Missing,
         Work::Other(what) => Current::Other(what),
         Work::File(stat) => {
@@ -118,8 +139,15 @@ pub fn current(
             Current::File { oid, stat }
         }
         Work::Dir(work, temps) => {
-            let manifest = resolver.dir_manifest(&work, &t.path, &abs)?;
+            let (manifest, trusted) = resolver.dir_manifest(&work, &t.path, &abs)?;
             let oid = manifest.to_objects().root_oid;
+            if trusted {
+                learned.lock().expect("index updates").record_dir(
+                    t.path.clone(),
+                    oid,
+                    scan::shape(&work),
+                );
+            }
             Current::Dir {
                 manifest,
                 oid,
@@ -194,7 +222,25 @@ fn status_one(ws: &Workspace, t: &Tracked, ptr: &Pointer, sh: &Shared) -> Result
         epoch,
         progress,
     } = *sh;
-    let cur = current(ws, t, index, learned, clock, progress)?;
+    let scanned = scan::scan(&ws.abs(&t.path), &t.path, &ws.cache)?;
+    // The common case, cheaply: a directory whose scan has the shape its recorded root was
+    // computed from, and whose objects are known to be in the cache.
+    if let Work::Dir(work, _) = &scanned
+        && ptr.kind == Kind::Dir
+        && index.is_complete(&ptr.oid, epoch)
+        && index.dir_root(&t.path, &scan::shape(work)) == Some(ptr.oid)
+    {
+        return Ok(PathStatus {
+            path: t.path.clone(),
+            pointer: t.pointer.clone(),
+            kind: ptr.kind,
+            oid: ptr.oid,
+            state: State::Unchanged,
+            cache: CacheState::Present,
+            changes: None,
+        });
+    }
+    let cur = current_from(ws, t, scanned, index, learned, clock, progress)?;
     let mut changes = None;
     let state = match (&cur, ptr.kind) {
         (Current::Missing, _) => State::Missing,

@@ -630,3 +630,25 @@ fn quarantine_invalidates_what_status_knew_about_complete_directories() {
     env.git_ml(&["add", "d"]).success();
     env.git_ml(&["status"]).success();
 }
+
+#[test]
+fn a_racy_file_keeps_its_directory_off_the_fast_path() {
+    let env = TestEnv::new();
+    env.write("d/a", "aaaa");
+    env.write("d/b", "bbbb");
+    let future = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+    let touch = |rel: &str| {
+        let f = std::fs::File::options().write(true).open(env.path(rel)).unwrap();
+        f.set_modified(future).unwrap();
+    };
+    touch("d/a");
+    env.git_ml(&["add", "d"]).success();
+    env.git_ml(&["status"]).success();
+    env.git_ml(&["status"]).success();
+    // Same size, inode and mtime: only a re-hash can see this, so no remembered root may be used.
+    std::fs::write(env.path("d/a"), "AAAA").unwrap();
+    touch("d/a");
+    let r = env.git_ml(&["status", "--json"]);
+    r.code(1);
+    assert_eq!(r.json()["paths"][0]["changes"]["modified"], serde_json::json!(["d/a"]));
+}
