@@ -638,7 +638,10 @@ fn a_racy_file_keeps_its_directory_off_the_fast_path() {
     env.write("d/b", "bbbb");
     let future = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
     let touch = |rel: &str| {
-        let f = std::fs::File::options().write(true).open(env.path(rel)).unwrap();
+        let f = std::fs::File::options()
+            .write(true)
+            .open(env.path(rel))
+            .unwrap();
         f.set_modified(future).unwrap();
     };
     touch("d/a");
@@ -650,5 +653,8 @@ fn a_racy_file_keeps_its_directory_off_the_fast_path() {
     touch("d/a");
     let r = env.git_ml(&["status", "--json"]);
     r.code(1);
-    assert_eq!(r.json()["paths"][0]["changes"]["modified"], serde_json::json!(["d/a"]));
+    assert_eq!(
+        r.json()["paths"][0]["changes"]["modified"],
+        serde_json::json!(["d/a"])
+    );
 }
