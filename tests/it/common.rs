@@ -164,6 +164,21 @@ impl TestEnv {
         std::fs::symlink_metadata(self.path(rel)).is_ok()
     }
 
+    /// Set a file's modification time (to make it racy, or to touch it without a content change).
+    pub fn set_mtime(&self, rel: &str, when: std::time::SystemTime) {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(self.path(rel))
+            .unwrap();
+        f.set_modified(when).unwrap();
+    }
+
+    /// Where the cache keeps the object with this content.
+    pub fn object_path(&self, content: &[u8]) -> PathBuf {
+        let h = blake3::hash(content).to_hex().to_string();
+        self.cache_dir().join("blake3").join(&h[..2]).join(&h[2..])
+    }
+
     pub fn cache_dir(&self) -> PathBuf {
         self.root.join(".git/gitml/cache")
     }

@@ -424,21 +424,11 @@ fn racy_file_modified_in_the_same_tick_is_rehashed() {
     env.write("f", "aaaa");
     // An mtime in the future is never older than the scan's clock: the entry must stay untrusted.
     let future = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
-    let f = std::fs::File::options()
-        .write(true)
-        .open(env.path("f"))
-        .unwrap();
-    f.set_modified(future).unwrap();
-    drop(f);
+    env.set_mtime("f", future);
     env.git_ml(&["add", "f"]).success();
     // Same size, same inode, same mtime: only the content differs.
     std::fs::write(env.path("f"), "bbbb").unwrap();
-    let f = std::fs::File::options()
-        .write(true)
-        .open(env.path("f"))
-        .unwrap();
-    f.set_modified(future).unwrap();
-    drop(f);
+    env.set_mtime("f", future);
     let r = env.git_ml(&["status", "--json"]);
     r.code(1);
     assert_eq!(r.json()["paths"][0]["state"], "modified");
@@ -454,12 +444,10 @@ fn status_after_touch_rehashes_once_then_trusts_the_index() {
     // Make every mtime change without a content change.
     std::thread::sleep(std::time::Duration::from_millis(20));
     for i in 0..50 {
-        let f = std::fs::File::options()
-            .write(true)
-            .open(env.path(&format!("data/{i}")))
-            .unwrap();
-        f.set_modified(std::time::SystemTime::now() - std::time::Duration::from_secs(10))
-            .unwrap();
+        env.set_mtime(
+            &format!("data/{i}"),
+            std::time::SystemTime::now() - std::time::Duration::from_secs(10),
+        );
     }
     env.git_ml(&["status"]).success();
     let index = env.root.join(".git/gitml/index");
@@ -534,10 +522,7 @@ fn verify_finds_and_quarantines_corrupt_objects() {
     env.write("b", bytes(2, 3000));
     env.git_ml(&["add", "a", "b"]).success();
     env.git_ml(&["verify"]).success();
-    let victim = env.cache_dir().join(format!("blake3/{}", {
-        let h = blake3::hash(&bytes(1, 3000)).to_hex().to_string();
-        format!("{}/{}", &h[..2], &h[2..])
-    }));
+    let victim = env.object_path(&bytes(1, 3000));
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&victim, b"bit rot").unwrap();
     let r = env.git_ml(&["verify", "--json"]);
@@ -548,8 +533,6 @@ fn verify_finds_and_quarantines_corrupt_objects() {
     env.git_ml(&["verify"]).success();
     // The damaged object is gone, so status says so, and re-adding the intact file repairs it.
     env.git_ml(&["status", "a"]).code(1);
-    env.write("a2", "");
-    std::fs::remove_file(env.path("a2")).unwrap();
     std::fs::remove_file(env.root.join(".git/gitml/index")).unwrap();
     env.git_ml(&["add", "a"]).success();
     env.git_ml(&["status"]).success();
@@ -614,10 +597,7 @@ fn quarantine_invalidates_what_status_knew_about_complete_directories() {
     }
     env.git_ml(&["add", "d"]).success();
     env.git_ml(&["status"]).success();
-    let h = blake3::hash(&bytes(3, 64)).to_hex().to_string();
-    let victim = env
-        .cache_dir()
-        .join(format!("blake3/{}/{}", &h[..2], &h[2..]));
+    let victim = env.object_path(&bytes(3, 64));
     std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&victim, b"damaged").unwrap();
     env.git_ml(&["verify", "--quarantine"]).code(1);
@@ -637,13 +617,7 @@ fn a_racy_file_keeps_its_directory_off_the_fast_path() {
     env.write("d/a", "aaaa");
     env.write("d/b", "bbbb");
     let future = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
-    let touch = |rel: &str| {
-        let f = std::fs::File::options()
-            .write(true)
-            .open(env.path(rel))
-            .unwrap();
-        f.set_modified(future).unwrap();
-    };
+    let touch = |rel: &str| env.set_mtime(rel, future);
     touch("d/a");
     env.git_ml(&["add", "d"]).success();
     env.git_ml(&["status"]).success();
