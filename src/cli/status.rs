@@ -117,7 +117,7 @@ fn summarise(report: &gitml::data::status::StatusReport) {
         let uncached = report.paths.iter().any(|p| p.cache != CacheState::Present);
         if modified {
             eprintln!(
-                "hint: record changes with `git ml add <path>`, or discard them with `git ml checkout --force <path>`"
+                "hint: record the work tree's version with `git ml add <path>`, or restore the pointer's with `git ml checkout <path>`"
             );
         }
         if missing {
