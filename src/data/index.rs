@@ -218,10 +218,7 @@ fn encode(
     out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
     for k in keys {
         let e = &entries[k];
-        let path = k.as_bytes();
-        let len = path.len().min(u16::MAX as usize);
-        out.extend_from_slice(&(len as u16).to_le_bytes());
-        out.extend_from_slice(&path[..len]);
+        put_path(&mut out, k);
         out.extend_from_slice(&e.stat.size.to_le_bytes());
         out.extend_from_slice(&e.stat.mtime_ns.to_le_bytes());
         out.extend_from_slice(&e.stat.ino.to_le_bytes());
@@ -235,10 +232,7 @@ fn encode(
     }
     out.extend_from_slice(&(dirs.len() as u32).to_le_bytes());
     for (path, (root, shape)) in dirs {
-        let path = path.as_bytes();
-        let len = path.len().min(u16::MAX as usize);
-        out.extend_from_slice(&(len as u16).to_le_bytes());
-        out.extend_from_slice(&path[..len]);
+        put_path(&mut out, path);
         out.extend_from_slice(root.as_bytes());
         out.extend_from_slice(shape.as_bytes());
     }
@@ -254,6 +248,14 @@ type Decoded = (
     HashMap<String, (Oid, Oid)>,
 );
 
+/// A path as u16 length + bytes (paths never approach 64 KiB; PATH_MAX is 4 KiB).
+fn put_path(out: &mut Vec<u8>, path: &str) {
+    let path = path.as_bytes();
+    let len = path.len().min(u16::MAX as usize);
+    out.extend_from_slice(&(len as u16).to_le_bytes());
+    out.extend_from_slice(&path[..len]);
+}
+
 fn decode(bytes: &[u8]) -> Option<Decoded> {
     if bytes.len() < 44 || &bytes[..8] != MAGIC {
         return None;
@@ -266,13 +268,12 @@ fn decode(bytes: &[u8]) -> Option<Decoded> {
     let count = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
     let mut entries = HashMap::with_capacity(count.min(1 << 20));
     for _ in 0..count {
-        let len = u16::from_le_bytes(r.take(2)?.try_into().ok()?) as usize;
-        let path = std::str::from_utf8(r.take(len)?).ok()?.to_string();
+        let path = r.path()?;
         let size = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let mtime_ns = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let ino = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
         let flags = r.take(1)?[0];
-        let oid = Oid::from_bytes(r.take(32)?.try_into().ok()?);
+        let oid = r.oid()?;
         let stat = Stat {
             size,
             mtime_ns,
@@ -292,16 +293,13 @@ fn decode(bytes: &[u8]) -> Option<Decoded> {
     let n = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
     let mut complete = HashSet::with_capacity(n.min(1 << 16));
     for _ in 0..n {
-        complete.insert(Oid::from_bytes(r.take(32)?.try_into().ok()?));
+        complete.insert(r.oid()?);
     }
     let n = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
     let mut dirs = HashMap::with_capacity(n.min(1 << 16));
     for _ in 0..n {
-        let len = u16::from_le_bytes(r.take(2)?.try_into().ok()?) as usize;
-        let path = std::str::from_utf8(r.take(len)?).ok()?.to_string();
-        let root = Oid::from_bytes(r.take(32)?.try_into().ok()?);
-        let shape = Oid::from_bytes(r.take(32)?.try_into().ok()?);
-        dirs.insert(path, (root, shape));
+        let path = r.path()?;
+        dirs.insert(path, (r.oid()?, r.oid()?));
     }
     Some((entries, epoch, complete, dirs))
 }
@@ -312,6 +310,15 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn path(&mut self) -> Option<String> {
+        let len = u16::from_le_bytes(self.take(2)?.try_into().ok()?) as usize;
+        Some(std::str::from_utf8(self.take(len)?).ok()?.to_string())
+    }
+
+    fn oid(&mut self) -> Option<Oid> {
+        Some(Oid::from_bytes(self.take(32)?.try_into().ok()?))
+    }
+
     fn take(&mut self, n: usize) -> Option<&'a [u8]> {
         let s = self.b.get(self.pos..self.pos + n)?;
         self.pos += n;
@@ -344,8 +351,16 @@ mod tests {
             Oid::of(b"r"),
             200,
         );
+        idx.record_dir("d".into(), Oid::of(b"root"), Oid::of(b"shape"));
+        idx.mark_complete(Oid::of(b"root"), 3);
         idx.save().unwrap();
         let idx = StatIndex::load(&path);
+        assert_eq!(
+            idx.dir_root("d", &Oid::of(b"shape")),
+            Some(Oid::of(b"root"))
+        );
+        assert_eq!(idx.dir_root("d", &Oid::of(b"other")), None);
+        assert!(idx.is_complete(&Oid::of(b"root"), 3) && !idx.is_complete(&Oid::of(b"root"), 4));
         assert_eq!(idx.lookup("a/b", &stat), Some(Oid::of(b"abc")));
         assert_eq!(idx.lookup("a/b", &Stat { ino: 8, ..stat }), None);
         assert_eq!(
