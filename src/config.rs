@@ -58,6 +58,15 @@ struct Layer {
     core: CoreLayer,
     #[serde(default)]
     cache: CacheLayer,
+    #[serde(default)]
+    gc: GcLayer,
+}
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GcLayer {
+    keep_commits: Option<usize>,
+    grace: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -65,6 +74,7 @@ struct Layer {
 struct CoreLayer {
     jobs: Option<usize>,
     lock_timeout: Option<u64>,
+    remote: Option<String>,
 }
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -85,6 +95,9 @@ pub const SCALAR_KEYS: &[(&str, &str)] = &[
     ("core.lock_timeout", "GITML_CORE_LOCK_TIMEOUT"),
     ("cache.dir", "GITML_CACHE_DIR"),
     ("cache.link", "GITML_CACHE_LINK"),
+    ("core.remote", "GITML_CORE_REMOTE"),
+    ("gc.keep_commits", "GITML_GC_KEEP_COMMITS"),
+    ("gc.grace", "GITML_GC_GRACE"),
 ];
 
 #[derive(Debug, Clone)]
@@ -97,8 +110,16 @@ pub struct Config {
     pub cache_dir: PathBuf,
     /// Link modes to try, in order, when materialising files.
     pub link: Vec<LinkMode>,
+    /// The default remote's name (`core.remote`).
+    pub remote: Option<String>,
+    /// `gc` keeps what the last this-many commits of every branch point to.
+    pub gc_keep_commits: usize,
+    /// `gc` never removes an object younger than this (a push not yet committed).
+    pub gc_grace: std::time::Duration,
     /// The whole `gitml.toml`, for the sections later features read.
     pub project: toml::Table,
+    /// The `[remotes]` section of the machine-local config (it may hold credentials).
+    pub local_remotes: toml::Table,
 }
 
 impl Config {
@@ -111,9 +132,16 @@ impl Config {
             Err(e) => return Err(fs_err::File::open(&project_path).err().unwrap_or(e).into()),
         };
         let local_path = gitml_dir.join(LOCAL_FILE);
-        let local_layer = match std::fs::read_to_string(&local_path) {
-            Ok(text) => parse_file(&text, &local_path.display().to_string(), false)?.0,
-            Err(_) => Layer::default(),
+        let (local_layer, local_remotes) = match std::fs::read_to_string(&local_path) {
+            Ok(text) => {
+                let (layer, mut raw) = parse_file(&text, &local_path.display().to_string(), false)?;
+                let remotes = match raw.remove("remotes") {
+                    Some(toml::Value::Table(t)) => t,
+                    _ => toml::Table::new(),
+                };
+                (layer, remotes)
+            }
+            Err(_) => Default::default(),
         };
         let mut env_layer = Layer::default();
         for (key, var) in SCALAR_KEYS {
@@ -159,12 +187,28 @@ impl Config {
             .iter()
             .find_map(|l| l.cache.link.clone())
             .unwrap_or_else(|| vec![LinkMode::Reflink, LinkMode::Copy]);
+        let remote = layers.iter().find_map(|l| l.core.remote.clone());
+        let gc_keep_commits = layers.iter().find_map(|l| l.gc.keep_commits).unwrap_or(10);
+        let gc_grace = match layers.iter().find_map(|l| l.gc.grace.clone()) {
+            Some(text) => parse_duration(&text).ok_or_else(|| Error::ConfigValue {
+                key: "gc.grace".into(),
+                origin: "configuration".into(),
+                message: format!(
+                    "`{text}` is not a duration like `0`, `90s`, `30m`, `24h` or `7d`"
+                ),
+            })?,
+            None => std::time::Duration::from_secs(24 * 3600),
+        };
         Ok(Config {
             jobs: jobs.max(1),
             lock_timeout,
             cache_dir,
             link,
+            remote,
+            gc_keep_commits,
+            gc_grace,
             project,
+            local_remotes,
         })
     }
 }
@@ -181,6 +225,10 @@ fn parse_file(text: &str, name: &str, project: bool) -> Result<(Layer, toml::Tab
         for section in PROJECT_SECTIONS {
             table.remove(*section);
         }
+    }
+    if !project {
+        // Read by the remote layer, which allows credentials only here.
+        table.remove("remotes");
     }
     let layer: Layer = table
         .try_into()
@@ -210,6 +258,22 @@ fn set_key(layer: &mut Layer, key: &str, value: &str, origin: &str) -> Result<()
             )
         }
         "cache.dir" => layer.cache.dir = Some(PathBuf::from(value)),
+        "core.remote" => layer.core.remote = Some(value.to_string()),
+        "gc.keep_commits" => {
+            layer.gc.keep_commits = Some(
+                value
+                    .parse()
+                    .map_err(|_| bad(format!("`{value}` is not a whole number")))?,
+            )
+        }
+        "gc.grace" => {
+            parse_duration(value).ok_or_else(|| {
+                bad(format!(
+                    "`{value}` is not a duration like `0`, `90s`, `30m`, `24h` or `7d`"
+                ))
+            })?;
+            layer.gc.grace = Some(value.to_string());
+        }
         "cache.link" => {
             let modes = value
                 .split(',')
@@ -232,6 +296,24 @@ fn set_key(layer: &mut Layer, key: &str, value: &str, origin: &str) -> Result<()
         }
     }
     Ok(())
+}
+
+/// `90`, `90s`, `30m`, `24h`, `7d`.
+pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86400,
+        _ => return None,
+    };
+    Some(std::time::Duration::from_secs(secs))
 }
 
 /// The commented, minimal `gitml.toml` that `git ml init` writes.

@@ -103,8 +103,64 @@ pub enum Error {
     #[error("timed out after {secs} s waiting for the repository lock held by {holder}")]
     LockTimeout { secs: u64, holder: String },
 
+    #[error("`{command}` failed: {message}")]
+    Git { command: String, message: String },
+
+    #[error("`{0}` does not name a commit")]
+    UnknownRevision(String),
+
+    #[error("no remote named `{name}`")]
+    UnknownRemote { name: String, known: Vec<String> },
+
+    #[error("no remote is configured")]
+    NoRemote,
+
+    #[error("{count} remotes are configured and none is the default")]
+    NoDefaultRemote { count: usize },
+
+    #[error("remote `{remote}`: {message}")]
+    RemoteConfig { remote: String, message: String },
+
+    #[error("remote `{remote}` ({url}): {message}")]
+    Remote {
+        remote: String,
+        url: String,
+        message: String,
+        kind: RemoteErrorKind,
+    },
+
+    #[error(
+        "remote `{remote}` sent object {oid} corrupted: its content hashes to {actual}; it was not stored"
+    )]
+    RemoteCorrupt {
+        remote: String,
+        oid: Oid,
+        actual: Oid,
+    },
+
+    #[error("{failed} of {total} object transfers failed")]
+    TransferFailed { failed: usize, total: usize },
+
     #[error("{0}")]
     Other(String),
+}
+
+/// What went wrong talking to a remote, for the hint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoteErrorKind {
+    /// Could not connect (wrong endpoint, server down, no network).
+    Unreachable,
+    /// The server refused the credentials or the permission.
+    Denied,
+    /// No credentials were found.
+    NoCredentials,
+    /// The bucket, container or directory does not exist.
+    NoSuchStore,
+    /// The remote is read-only (HTTP).
+    ReadOnly,
+    /// An object a pointer needs is not on the remote.
+    MissingObject,
+    Other,
 }
 
 impl Error {
@@ -147,10 +203,64 @@ impl Error {
                 "if that process is gone, the lock frees itself; raise `core.lock_timeout` to wait longer"
                     .into()
             }
+            Error::UnknownRevision(_) => "name a branch, tag or commit (`git log --oneline`)".into(),
+            Error::UnknownRemote { known, .. } if known.is_empty() => {
+                "add one with `git ml remote add NAME URL`".into()
+            }
+            Error::UnknownRemote { known, .. } => format!("known remotes: {}", known.join(", ")),
+            Error::NoRemote => "add one with `git ml remote add NAME URL`".into(),
+            Error::NoDefaultRemote { .. } => {
+                "pass `-r NAME`, or choose a default with `git ml remote default NAME`".into()
+            }
+            Error::RemoteConfig { .. } => "see docs/configuration.md, section Remotes".into(),
+            Error::Remote { kind, .. } => match kind {
+                RemoteErrorKind::Unreachable => {
+                    "check the remote's `url` and `endpoint` (`git ml remote list`) and that the server is up".into()
+                }
+                RemoteErrorKind::Denied => "check the credentials: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, the remote's `profile`, or `.git/gitml/config.toml`".into(),
+                RemoteErrorKind::NoCredentials => "set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, name an AWS `profile`, or put the keys in `.git/gitml/config.toml` (never in gitml.toml)".into(),
+                RemoteErrorKind::NoSuchStore => "create the bucket or directory first, or fix the remote's `url`".into(),
+                RemoteErrorKind::ReadOnly => "HTTP remotes are read-only; push to a directory or object-store remote".into(),
+                RemoteErrorKind::MissingObject => "push it from a machine that has it (`git ml push`), or pick another remote with `-r`".into(),
+                RemoteErrorKind::Other => return None,
+            },
+            Error::RemoteCorrupt { .. } => {
+                "the copy on the remote is damaged; push it again from a machine that has it (`git ml push`)".into()
+            }
+            Error::TransferFailed { .. } => {
+                "run the command again: objects already transferred are not sent twice".into()
+            }
             Error::Config { .. } | Error::ConfigValue { .. } => {
                 "see docs/configuration.md for the keys and their types".into()
             }
             _ => return None,
         })
     }
+}
+
+/// Secrets (keys, tokens) this process knows; [`redact`] removes them from any text we print.
+static SECRETS: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
+
+/// Remember a secret so that no message, log line or JSON output can show it.
+pub fn register_secret(secret: &str) {
+    // Short values would redact ordinary words; real keys are long.
+    if secret.len() >= 6
+        && let Ok(mut s) = SECRETS.write()
+        && !s.iter().any(|k| k == secret)
+    {
+        s.push(secret.to_string());
+    }
+}
+
+/// `text` with every registered secret replaced by `***`.
+pub fn redact(text: &str) -> String {
+    let mut out = text.to_string();
+    if let Ok(secrets) = SECRETS.read() {
+        for s in secrets.iter() {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), "***");
+            }
+        }
+    }
+    out
 }

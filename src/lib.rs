@@ -11,10 +11,12 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod fsutil;
+pub mod git;
 pub mod init;
 pub mod lock;
 pub mod oid;
 pub mod progress;
+pub mod remote;
 pub mod repo;
 pub mod workspace;
 

@@ -8,12 +8,18 @@
 mod add;
 mod checkout;
 mod completions;
+mod fetch;
+mod gc;
 mod init;
 mod ls;
 mod man;
 mod output;
+mod pull;
+mod push;
+mod remote;
 mod rm;
 mod status;
+mod transfer;
 mod verify;
 
 use std::io::Write;
@@ -69,6 +75,11 @@ enum Command {
     Rm(rm::RmArgs),
     Ls(ls::LsArgs),
     Verify(verify::VerifyArgs),
+    Remote(remote::RemoteArgs),
+    Push(push::PushArgs),
+    Fetch(fetch::FetchArgs),
+    Pull(pull::PullArgs),
+    Gc(gc::GcArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
 }
@@ -130,6 +141,11 @@ pub fn main() -> ExitCode {
         Command::Rm(a) => rm::run(&ctx, a),
         Command::Ls(a) => ls::run(&ctx, a),
         Command::Verify(a) => verify::run(&ctx, a),
+        Command::Remote(a) => remote::run(&ctx, a),
+        Command::Push(a) => push::run(&ctx, a),
+        Command::Fetch(a) => fetch::run(&ctx, a),
+        Command::Pull(a) => pull::run(&ctx, a),
+        Command::Gc(a) => gc::run(&ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };
@@ -144,17 +160,19 @@ pub fn main() -> ExitCode {
 
 fn report(e: &gitml::Error) -> ExitCode {
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "error: {e}");
+    // Every line passes through `redact`: no key or token reaches the terminal or a CI log.
+    let redact = gitml::error::redact;
+    let _ = writeln!(err, "error: {}", redact(&e.to_string()));
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         // fs-err and transparent variants repeat their cause in the message; skip echoes.
         if !e.to_string().contains(&s.to_string()) {
-            let _ = writeln!(err, "  caused by: {s}");
+            let _ = writeln!(err, "  caused by: {}", redact(&s.to_string()));
         }
         source = s.source();
     }
     if let Some(h) = e.hint() {
-        let _ = writeln!(err, "hint: {h}");
+        let _ = writeln!(err, "hint: {}", redact(&h));
     }
     ExitCode::from(EXIT_ERROR)
 }

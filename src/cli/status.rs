@@ -24,6 +24,10 @@ pub struct StatusArgs {
     #[arg(long, default_value_t = 10, value_name = "N")]
     max_files: usize,
 
+    /// Instead of the work tree, report what has not been pushed to this remote yet
+    #[arg(short, long, value_name = "NAME", num_args = 0..=1, default_missing_value = "")]
+    remote: Option<String>,
+
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -32,6 +36,9 @@ pub struct StatusArgs {
 pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
     let ws = ctx.workspace()?;
     ws.require_initialised()?;
+    if let Some(name) = &args.remote {
+        return remote_status(ctx, &ws, &args, name);
+    }
     let tracked = ws.select_tracked(&args.paths)?;
     let report = gitml::data::status::status(&ws, &tracked, &ctx.progress())?;
     if args.json {
@@ -129,4 +136,63 @@ fn summarise(report: &gitml::data::status::StatusReport) {
             );
         }
     }
+}
+
+/// `status --remote`: which tracked paths have objects the remote lacks. Exit 1 if any.
+fn remote_status(
+    ctx: &Ctx,
+    ws: &gitml::Workspace,
+    args: &StatusArgs,
+    name: &str,
+) -> gitml::Result<Outcome> {
+    let name = (!name.is_empty()).then_some(name);
+    let selection = gitml::remote::transfer::Selection {
+        paths: args.paths.clone(),
+        ..Default::default()
+    };
+    let targets = gitml::remote::transfer::targets(ws, &selection)?;
+    let (remote, jobs) = super::transfer::open(ws, name, None)?;
+    let unpushed = gitml::remote::transfer::unpushed(ws, remote.as_ref(), &targets, jobs)?;
+    if args.json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            remote: &'a str,
+            pushed: bool,
+            paths: &'a [gitml::remote::transfer::Unpushed],
+        }
+        output::json(&Out {
+            remote: remote.name(),
+            pushed: unpushed.is_empty(),
+            paths: &unpushed,
+        })?;
+    } else {
+        for u in &unpushed {
+            let mut line = format!(
+                "{}  not pushed: {} ({})",
+                u.path,
+                output::plural(u.objects, "object", "objects"),
+                output::size(u.bytes)
+            );
+            if u.not_in_cache > 0 {
+                line.push_str(&format!("; {} not in the local cache", u.not_in_cache));
+            }
+            println!("{line}");
+        }
+        if !ctx.quiet {
+            if unpushed.is_empty() {
+                eprintln!(
+                    "{} up to date on `{}`",
+                    output::plural(targets.len() as u64, "path is", "paths are"),
+                    remote.name()
+                );
+            } else {
+                eprintln!("hint: send them with `git ml push -r {}`", remote.name());
+            }
+        }
+    }
+    Ok(if unpushed.is_empty() {
+        Outcome::Ok
+    } else {
+        Outcome::Found
+    })
 }

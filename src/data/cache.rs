@@ -197,6 +197,50 @@ impl Cache {
         result
     }
 
+    /// Store the file at `path` (a remote's copy) under `expected` only if its bytes hash to it.
+    pub fn insert_file_verified(&self, path: &Path, expected: &Oid) -> Result<Verified> {
+        let mut file = fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        if len <= SMALL_FILE {
+            let mut buf = Vec::with_capacity(len as usize + 1);
+            file.read_to_end(&mut buf)?;
+            let actual = Oid::of(&buf);
+            if actual != *expected {
+                return Ok(Verified::Mismatch(actual));
+            }
+            self.insert_bytes(&buf)?;
+            return Ok(Verified::Stored(buf.len() as u64));
+        }
+        let temp = self.new_temp()?;
+        let result = (|| {
+            let (actual, size) = copy_and_hash(&file, &temp)?;
+            if actual != *expected {
+                let _ = std::fs::remove_file(&temp);
+                return Ok(Verified::Mismatch(actual));
+            }
+            fsutil::make_read_only(&temp, false)?;
+            self.publish(&temp, &actual)?;
+            Ok(Verified::Stored(size))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        result
+    }
+
+    /// A writer for an object arriving as a stream (a download); see [`ObjectWriter`].
+    pub fn writer(&self) -> Result<ObjectWriter<'_>> {
+        let temp = self.new_temp()?;
+        let file = fs::File::create(&temp)?;
+        Ok(ObjectWriter {
+            cache: self,
+            file: Some(file),
+            temp,
+            hasher: blake3::Hasher::new(),
+            len: 0,
+        })
+    }
+
     /// Read a whole object, checking its hash.
     pub fn read_verified(&self, oid: &Oid) -> Result<Vec<u8>> {
         let bytes = fs::read(self.object_path(oid))?;
@@ -373,4 +417,55 @@ fn check_unchanged(file: &fs::File, before: &std::fs::Metadata, display: &str) -
         });
     }
     Ok(())
+}
+
+/// The outcome of storing bytes that must hash to a given oid.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verified {
+    /// Stored (or already present); the object's size.
+    Stored(u64),
+    /// Not stored: the bytes hash to this instead.
+    Mismatch(Oid),
+}
+
+/// Streams bytes into a temporary file in the cache while hashing them; [`ObjectWriter::finish`]
+/// publishes the object only if the hash matches. Dropped unfinished (an error, a kill), it
+/// removes its temporary file; a killed process leaves one that `sweep_temps` clears.
+pub struct ObjectWriter<'a> {
+    cache: &'a Cache,
+    file: Option<fs::File>,
+    temp: PathBuf,
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl ObjectWriter<'_> {
+    pub fn write(&mut self, bytes: &[u8]) -> Result<()> {
+        use std::io::Write;
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+        self.file
+            .as_mut()
+            .expect("writer not finished")
+            .write_all(bytes)?;
+        Ok(())
+    }
+
+    pub fn finish(mut self, expected: &Oid) -> Result<Verified> {
+        drop(self.file.take());
+        let actual: Oid = self.hasher.finalize().into();
+        if actual != *expected {
+            return Ok(Verified::Mismatch(actual));
+        }
+        fsutil::make_read_only(&self.temp, false)?;
+        self.cache.publish(&self.temp, &actual)?;
+        Ok(Verified::Stored(self.len))
+    }
+}
+
+impl Drop for ObjectWriter<'_> {
+    fn drop(&mut self) {
+        // After a successful `finish` the temp was renamed away and this fails harmlessly.
+        let _ = std::fs::remove_file(&self.temp);
+    }
 }

@@ -1,0 +1,34 @@
+use clap::Args;
+
+use super::transfer::{self, TransferArgs};
+use super::{Ctx, Outcome};
+
+/// Download the data that tracked pointers need from a remote into the cache
+///
+/// Every object is checked against its hash before it enters the cache; a damaged or truncated
+/// object is rejected and named. The work tree is not touched: `git ml pull` also checks out.
+#[derive(Args)]
+pub struct FetchArgs {
+    #[command(flatten)]
+    t: TransferArgs,
+}
+
+pub fn run(ctx: &Ctx, args: FetchArgs) -> gitml::Result<Outcome> {
+    let ws = ctx.workspace()?;
+    ws.require_initialised()?;
+    let targets = gitml::remote::transfer::targets(&ws, &args.t.selection())?;
+    let (remote, jobs) = transfer::open(&ws, args.t.remote.as_deref(), args.t.jobs)?;
+    let report =
+        gitml::remote::transfer::fetch(&ws, remote.as_ref(), &targets, jobs, &ctx.progress())?;
+    transfer::finish(
+        &report,
+        "fetched",
+        "from",
+        args.t.json,
+        ctx.quiet,
+        MISSING_HINT,
+    )?;
+    Ok(Outcome::Ok)
+}
+
+pub const MISSING_HINT: &str = "they were never pushed there: run `git ml push` where the data was added, or pick another remote with `-r`";

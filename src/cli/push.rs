@@ -1,0 +1,33 @@
+use clap::Args;
+
+use super::transfer::{self, TransferArgs};
+use super::{Ctx, Outcome};
+
+/// Upload the data that tracked pointers need to a remote
+///
+/// Sends only objects the remote lacks, several at once, large files in parts; an interrupted
+/// push picks up where it stopped. By default the work tree's pointers are used; `--rev`,
+/// `--all-branches` and `--all-tags` push what those commits point to instead.
+#[derive(Args)]
+pub struct PushArgs {
+    #[command(flatten)]
+    t: TransferArgs,
+}
+
+pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
+    let ws = ctx.workspace()?;
+    ws.require_initialised()?;
+    let targets = gitml::remote::transfer::targets(&ws, &args.t.selection())?;
+    let (remote, jobs) = transfer::open(&ws, args.t.remote.as_deref(), args.t.jobs)?;
+    let report =
+        gitml::remote::transfer::push(&ws, remote.as_ref(), &targets, jobs, &ctx.progress())?;
+    transfer::finish(
+        &report,
+        "pushed",
+        "to",
+        args.t.json,
+        ctx.quiet,
+        "they are not in this machine's cache: add the data again, or fetch it from another remote",
+    )?;
+    Ok(Outcome::Ok)
+}

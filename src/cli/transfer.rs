@@ -1,0 +1,127 @@
+//! What `push`, `fetch`, `pull` and `status --remote` share: which pointers, which remote, how
+//! many at once, and how a transfer is reported.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use gitml::Workspace;
+use gitml::remote::transfer::{Selection, TransferReport};
+use gitml::remote::{self, Transport};
+
+use super::output;
+
+#[derive(Args, Clone)]
+pub struct TransferArgs {
+    /// Limit to these tracked paths (or directories containing them)
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// The remote (default: `core.remote`, else the only one configured)
+    #[arg(short, long, value_name = "NAME")]
+    pub remote: Option<String>,
+
+    /// Use the pointers committed at this revision instead of the work tree's (repeatable)
+    #[arg(long, value_name = "REV")]
+    pub rev: Vec<String>,
+
+    /// Use the pointers at the tip of every local branch
+    #[arg(long)]
+    pub all_branches: bool,
+
+    /// Use the pointers of every tag
+    #[arg(long)]
+    pub all_tags: bool,
+
+    /// Transfers in flight at once (default: the remote's `jobs`, else 16 for object stores and
+    /// up to 8 for directories)
+    #[arg(short, long, value_name = "N")]
+    pub jobs: Option<usize>,
+
+    /// Print the result as JSON
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl TransferArgs {
+    pub fn selection(&self) -> Selection {
+        Selection {
+            paths: self.paths.clone(),
+            revs: self.rev.clone(),
+            all_branches: self.all_branches,
+            all_tags: self.all_tags,
+        }
+    }
+}
+
+/// Open the chosen remote; returns it with the number of parallel transfers to use.
+pub fn open(
+    ws: &Workspace,
+    name: Option<&str>,
+    jobs: Option<usize>,
+) -> gitml::Result<(Box<dyn Transport>, usize)> {
+    let spec = remote::choose(&ws.config, name)?;
+    let kind = spec.kind(ws.root())?;
+    let jobs = remote::jobs(&spec, &kind, &ws.config, jobs);
+    Ok((remote::open(&spec, ws.root())?, jobs))
+}
+
+/// Print a transfer's outcome; an error (exit 2) if anything failed or was missing.
+pub fn finish(
+    report: &TransferReport,
+    verb: &str,
+    direction: &str,
+    json: bool,
+    quiet: bool,
+    missing_hint: &str,
+) -> gitml::Result<()> {
+    if json {
+        output::json(report)?;
+    } else if !quiet {
+        eprintln!(
+            "{verb} {} ({}) {direction} `{}` in {:.1} s; {} already there",
+            output::plural(report.transferred, "object", "objects"),
+            output::size(report.bytes),
+            report.remote,
+            report.seconds,
+            report.skipped
+        );
+    }
+    // A dead server fails every object the same way: show a few, count the rest.
+    const SHOWN: usize = 5;
+    let redact = gitml::error::redact;
+    for f in report.missing.iter().take(SHOWN) {
+        eprintln!(
+            "error: `{}`: object {}: {}",
+            f.path,
+            f.oid,
+            redact(&f.error)
+        );
+    }
+    for f in report.failed.iter().take(SHOWN) {
+        eprintln!(
+            "error: `{}`: object {}: {}",
+            f.path,
+            f.oid,
+            redact(&f.error)
+        );
+    }
+    let shown = report.missing.len().min(SHOWN) + report.failed.len().min(SHOWN);
+    let total = report.missing.len() + report.failed.len();
+    if total > shown {
+        eprintln!("error: ... and {} more", total - shown);
+    }
+    if !report.missing.is_empty() && report.failed.is_empty() {
+        return Err(gitml::Error::Other(format!(
+            "{} needed by the selected pointers could not be found; {missing_hint}",
+            output::plural(report.missing.len() as u64, "object", "objects")
+        )));
+    }
+    if !report.ok() {
+        return Err(gitml::Error::TransferFailed {
+            failed: total,
+            total: (report.transferred as usize) + total,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,468 @@
+//! Object-store remotes (S3 and compatibles, GCS, Azure, read-only HTTP) through the
+//! `object_store` crate.
+//!
+//! The crate is async; git-ml's engine is threads. One small tokio runtime per process drives the
+//! I/O and each worker thread blocks on its own request, so `-j N` means N requests in flight.
+//! Retries with exponential backoff are the crate's (connection errors, 5xx, throttling), bounded
+//! so that an unreachable endpoint fails in seconds, not minutes. Credentials come from the
+//! machine-local config, else the environment, else an AWS profile; with none, S3 refuses to start
+//! rather than wait on a cloud metadata endpoint that is not there.
+
+use std::path::Path as FsPath;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{
+    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig,
+    WriteMultipart,
+};
+
+use super::transport::{RemoteObject, Transport, corrupt};
+use super::{Kind, RemoteSpec};
+use crate::data::cache::{Cache, Verified};
+use crate::error::{Error, RemoteErrorKind, Result, redact};
+use crate::oid::Oid;
+
+/// Files above this go up in parts, several at once.
+const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
+const PART_SIZE: usize = 16 * 1024 * 1024;
+const PARTS_IN_FLIGHT: usize = 4;
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("gitml-io")
+            .enable_all()
+            .build()
+            .expect("start the I/O runtime")
+    })
+}
+
+pub struct StoreTransport {
+    name: String,
+    url: String,
+    store: Arc<dyn ObjectStore>,
+    writable: bool,
+}
+
+fn client_options() -> ClientOptions {
+    ClientOptions::new()
+        .with_connect_timeout(Duration::from_secs(5))
+        // A 16 MiB part on a slow uplink takes a while; a stalled connection is caught by
+        // the read timeout instead.
+        .with_timeout(Duration::from_secs(600))
+        .with_read_timeout(Duration::from_secs(60))
+        .with_pool_max_idle_per_host(64)
+}
+
+fn retry() -> RetryConfig {
+    RetryConfig {
+        backoff: BackoffConfig {
+            init_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(8),
+            base: 2.0,
+        },
+        max_retries: 4,
+        retry_timeout: Duration::from_secs(60),
+    }
+}
+
+impl StoreTransport {
+    pub fn new(spec: &RemoteSpec, kind: Kind) -> Result<StoreTransport> {
+        let cfg_err = |message: String, kind: RemoteErrorKind| Error::Remote {
+            remote: spec.name.clone(),
+            url: spec.url.clone(),
+            message: redact(&message),
+            kind,
+        };
+        let build_err = |e: object_store::Error| cfg_err(e.to_string(), RemoteErrorKind::Other);
+        let (store, prefix, writable): (Arc<dyn ObjectStore>, String, bool) = match kind {
+            Kind::S3 { bucket, prefix } => {
+                use object_store::aws::AmazonS3Builder;
+                let mut b = AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_client_options(client_options())
+                    .with_retry(retry());
+                let endpoint = spec
+                    .endpoint
+                    .clone()
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok());
+                if let Some(e) = &endpoint {
+                    b = b.with_endpoint(e);
+                    if e.starts_with("http://") && spec.allow_http != Some(false) {
+                        b = b.with_allow_http(true);
+                    }
+                }
+                if let Some(a) = spec.allow_http {
+                    b = b.with_allow_http(a);
+                }
+                // Path-style addressing unless asked otherwise: it is what self-hosted stores
+                // (SeaweedFS, MinIO, Ceph) answer, and AWS still accepts it.
+                b = b.with_virtual_hosted_style_request(spec.path_style == Some(false));
+                let region = spec
+                    .region
+                    .clone()
+                    .or_else(|| std::env::var("AWS_REGION").ok())
+                    .or_else(|| std::env::var("AWS_DEFAULT_REGION").ok())
+                    .unwrap_or_else(|| "us-east-1".into());
+                b = b.with_region(region);
+                if spec.anonymous {
+                    b = b.with_skip_signature(true);
+                } else if let (Some(id), Some(secret)) =
+                    (&spec.access_key_id, &spec.secret_access_key)
+                {
+                    b = b.with_access_key_id(id).with_secret_access_key(secret);
+                    if let Some(t) = &spec.session_token {
+                        b = b.with_token(t);
+                    }
+                } else if std::env::var("AWS_ACCESS_KEY_ID").is_ok()
+                    && std::env::var("AWS_SECRET_ACCESS_KEY").is_ok()
+                {
+                    // from_env picked them up.
+                } else if let Some(creds) = profile_credentials(spec)? {
+                    b = b
+                        .with_access_key_id(creds.0)
+                        .with_secret_access_key(creds.1);
+                    if let Some(t) = creds.2 {
+                        b = b.with_token(t);
+                    }
+                } else if std::env::var("AWS_WEB_IDENTITY_TOKEN_FILE").is_err()
+                    && std::env::var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_err()
+                    && std::env::var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_err()
+                    && std::env::var("GITML_S3_INSTANCE_CREDENTIALS").is_err()
+                {
+                    return Err(cfg_err(
+                        "no credentials found (environment, `.git/gitml/config.toml`, AWS profile)"
+                            .into(),
+                        RemoteErrorKind::NoCredentials,
+                    ));
+                }
+                (Arc::new(b.build().map_err(build_err)?), prefix, true)
+            }
+            Kind::Gcs { bucket, prefix } => {
+                use object_store::gcp::GoogleCloudStorageBuilder;
+                let b = GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_client_options(client_options())
+                    .with_retry(retry());
+                (Arc::new(b.build().map_err(build_err)?), prefix, true)
+            }
+            Kind::Azure { container, prefix } => {
+                use object_store::azure::MicrosoftAzureBuilder;
+                let mut b = MicrosoftAzureBuilder::from_env()
+                    .with_container_name(container)
+                    .with_client_options(client_options())
+                    .with_retry(retry());
+                if let Some(e) = &spec.endpoint {
+                    b = b.with_endpoint(e.clone());
+                    if e.starts_with("http://") {
+                        b = b.with_allow_http(true);
+                    }
+                }
+                (Arc::new(b.build().map_err(build_err)?), prefix, true)
+            }
+            Kind::Http(url) => {
+                use object_store::http::HttpBuilder;
+                let b = HttpBuilder::new()
+                    .with_url(url)
+                    .with_client_options(
+                        client_options().with_allow_http(spec.allow_http.unwrap_or(true)),
+                    )
+                    .with_retry(retry());
+                (
+                    Arc::new(b.build().map_err(build_err)?),
+                    String::new(),
+                    false,
+                )
+            }
+            Kind::Dir(_) => unreachable!("directories use DirTransport"),
+        };
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            store
+        } else {
+            Arc::new(PrefixStore::new(store, prefix.as_str()))
+        };
+        Ok(StoreTransport {
+            name: spec.name.clone(),
+            url: spec.url.clone(),
+            store,
+            writable,
+        })
+    }
+
+    fn err(&self, e: object_store::Error) -> Error {
+        let kind = classify(&e);
+        Error::Remote {
+            remote: self.name.clone(),
+            url: self.url.clone(),
+            message: redact(&concise(&e.to_string())),
+            kind,
+        }
+    }
+
+    fn read_only(&self) -> Error {
+        Error::Remote {
+            remote: self.name.clone(),
+            url: self.url.clone(),
+            message: "this remote is read-only".into(),
+            kind: RemoteErrorKind::ReadOnly,
+        }
+    }
+}
+
+fn classify(e: &object_store::Error) -> RemoteErrorKind {
+    use object_store::Error as E;
+    match e {
+        E::NotFound { .. } => RemoteErrorKind::MissingObject,
+        E::PermissionDenied { .. } | E::Unauthenticated { .. } => RemoteErrorKind::Denied,
+        _ => {
+            let text = format!("{e:?} {e}");
+            if text.contains("NoSuchBucket") {
+                RemoteErrorKind::NoSuchStore
+            } else if text.contains("403")
+                || text.contains("InvalidAccessKeyId")
+                || text.contains("SignatureDoesNotMatch")
+                || text.contains("AccessDenied")
+            {
+                RemoteErrorKind::Denied
+            } else if text.contains("onnect") || text.contains("dns error") {
+                RemoteErrorKind::Unreachable
+            } else {
+                RemoteErrorKind::Other
+            }
+        }
+    }
+}
+
+/// One line from an object-store error: S3 puts a whole XML document in the message; keep its
+/// `Code` and `Message` and drop the rest (request ids, the key again).
+fn concise(text: &str) -> String {
+    let Some(start) = text.find("<?xml") else {
+        return text.trim().to_string();
+    };
+    let field = |tag: &str| {
+        let open = format!("<{tag}>");
+        let close = format!("</{tag}>");
+        let from = text.find(&open)? + open.len();
+        let to = text[from..].find(&close)? + from;
+        Some(text[from..to].to_string())
+    };
+    let head = text[..start].trim().trim_end_matches(':');
+    match (field("Code"), field("Message")) {
+        (Some(c), Some(m)) => format!("{head}: {c}: {m}"),
+        (Some(c), None) => format!("{head}: {c}"),
+        _ => head.to_string(),
+    }
+}
+
+fn location(oid: &Oid) -> Path {
+    Path::from(oid.object_path())
+}
+
+impl Transport for StoreTransport {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn writable(&self) -> bool {
+        self.writable
+    }
+
+    fn prefers_listing(&self) -> bool {
+        // HTTP remotes cannot list.
+        self.writable
+    }
+
+    fn has(&self, oid: &Oid) -> Result<bool> {
+        match runtime().block_on(self.store.head(&location(oid))) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn put(&self, oid: &Oid, src: &FsPath, size: u64, progress: &dyn Fn(u64)) -> Result<()> {
+        if !self.writable {
+            return Err(self.read_only());
+        }
+        let loc = location(oid);
+        if size <= MULTIPART_THRESHOLD {
+            let bytes = fs_err::read(src)?;
+            runtime()
+                .block_on(self.store.put(&loc, PutPayload::from(bytes)))
+                .map_err(|e| self.err(e))?;
+            progress(size);
+            return Ok(());
+        }
+        // Parts are read from the file as the upload makes room, so memory stays bounded at
+        // PARTS_IN_FLIGHT parts; an error aborts the upload so no parts are left behind.
+        use std::io::Read;
+        let mut file = fs_err::File::open(src)?;
+        runtime().block_on(async {
+            let upload = self
+                .store
+                .put_multipart(&loc)
+                .await
+                .map_err(|e| self.err(e))?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+            let mut buf = vec![0u8; PART_SIZE];
+            loop {
+                if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                    let _ = writer.abort().await;
+                    return Err(self.err(e));
+                }
+                let mut filled = 0;
+                while filled < buf.len() {
+                    match file.read(&mut buf[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) => {
+                            let _ = writer.abort().await;
+                            return Err(e.into());
+                        }
+                    }
+                }
+                if filled == 0 {
+                    break;
+                }
+                writer.write(&buf[..filled]);
+                progress(filled as u64);
+            }
+            writer.finish().await.map_err(|e| self.err(e))?;
+            Ok(())
+        })
+    }
+
+    fn get(&self, oid: &Oid, cache: &Cache, progress: &dyn Fn(u64)) -> Result<u64> {
+        let loc = location(oid);
+        let mut writer = cache.writer()?;
+        runtime().block_on(async {
+            let result = self.store.get(&loc).await.map_err(|e| self.err(e))?;
+            let mut stream = result.into_stream();
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| self.err(e))?;
+                writer.write(&chunk)?;
+                progress(chunk.len() as u64);
+            }
+            Ok::<(), Error>(())
+        })?;
+        match writer.finish(oid)? {
+            Verified::Stored(n) => Ok(n),
+            Verified::Mismatch(actual) => Err(corrupt(&self.name, oid, actual)),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<RemoteObject>> {
+        if !self.writable {
+            return Err(self.read_only());
+        }
+        let prefix = Path::from("blake3");
+        runtime().block_on(async {
+            let mut out = Vec::new();
+            let mut stream = self.store.list(Some(&prefix));
+            while let Some(meta) = stream.next().await {
+                let meta = meta.map_err(|e| self.err(e))?;
+                let parts: Vec<_> = meta.location.parts().collect();
+                if parts.len() != 3 {
+                    continue;
+                }
+                let text = format!("blake3:{}{}", parts[1].as_ref(), parts[2].as_ref());
+                let Ok(oid) = text.parse::<Oid>() else {
+                    continue;
+                };
+                let secs = meta.last_modified.timestamp().max(0) as u64;
+                out.push(RemoteObject {
+                    oid,
+                    size: meta.size,
+                    modified: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn delete(&self, oid: &Oid) -> Result<()> {
+        if !self.writable {
+            return Err(self.read_only());
+        }
+        match runtime().block_on(self.store.delete(&location(oid))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        // One cheap request that needs working credentials and an existing bucket: a HEAD of an
+        // object that cannot exist (HTTP servers answer 404 just the same).
+        let probe = Path::from("blake3/.gitml-probe");
+        match runtime().block_on(self.store.head(&probe)) {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+}
+
+/// Keys from `~/.aws/credentials` (or `AWS_SHARED_CREDENTIALS_FILE`) for the remote's `profile`
+/// or `AWS_PROFILE`; `None` when neither names one or the file lacks it.
+fn profile_credentials(spec: &RemoteSpec) -> Result<Option<(String, String, Option<String>)>> {
+    let Some(profile) = spec
+        .profile
+        .clone()
+        .or_else(|| std::env::var("AWS_PROFILE").ok())
+    else {
+        return Ok(None);
+    };
+    let file = match std::env::var_os("AWS_SHARED_CREDENTIALS_FILE") {
+        Some(f) => std::path::PathBuf::from(f),
+        None => match std::env::var_os("HOME") {
+            Some(h) => std::path::PathBuf::from(h).join(".aws/credentials"),
+            None => return Ok(None),
+        },
+    };
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(None);
+    };
+    let mut in_section = false;
+    let (mut id, mut secret, mut token) = (None, None, None);
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_section = line.trim_matches(|c| c == '[' || c == ']').trim() == profile;
+            continue;
+        }
+        if !in_section {
+            continue;
+        }
+        if let Some((k, v)) = line.split_once('=') {
+            let v = v.trim().to_string();
+            match k.trim() {
+                "aws_access_key_id" => id = Some(v),
+                "aws_secret_access_key" => secret = Some(v),
+                "aws_session_token" => token = Some(v),
+                _ => {}
+            }
+        }
+    }
+    for s in [&secret, &token].into_iter().flatten() {
+        crate::error::register_secret(s);
+    }
+    match (id, secret) {
+        (Some(i), Some(s)) => Ok(Some((i, s, token))),
+        _ => Err(Error::RemoteConfig {
+            remote: spec.name.clone(),
+            message: format!(
+                "AWS profile `{profile}` has no aws_access_key_id/aws_secret_access_key in `{}`",
+                file.display()
+            ),
+        }),
+    }
+}

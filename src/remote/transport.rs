@@ -1,0 +1,204 @@
+//! The transport interface every remote kind implements, and the directory transport.
+//!
+//! Calls are blocking and safe to make from many threads at once; the transfer engine supplies
+//! the parallelism. A `get` stores the object in the cache only if its bytes hash to its oid.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use fs_err as fs;
+
+use crate::data::cache::{Cache, Verified};
+use crate::error::{Error, RemoteErrorKind, Result};
+use crate::fsutil;
+use crate::oid::Oid;
+
+/// An object as a remote lists it.
+#[derive(Debug, Clone)]
+pub struct RemoteObject {
+    pub oid: Oid,
+    pub size: u64,
+    pub modified: SystemTime,
+}
+
+pub trait Transport: Send + Sync {
+    /// The remote's name, for messages.
+    fn name(&self) -> &str;
+    /// Where it is, for messages (never holds credentials).
+    fn url(&self) -> String;
+    /// Whether `push` and `gc` can write to it.
+    fn writable(&self) -> bool {
+        true
+    }
+    /// Whether listing everything beats asking per object (object stores answer a list request
+    /// with 1,000 names; a directory answers `stat` in microseconds).
+    fn prefers_listing(&self) -> bool {
+        false
+    }
+    /// Does the remote hold `oid`?
+    fn has(&self, oid: &Oid) -> Result<bool>;
+    /// Upload the cache object at `src` (`size` bytes), calling `progress` with bytes sent.
+    fn put(&self, oid: &Oid, src: &Path, size: u64, progress: &dyn Fn(u64)) -> Result<()>;
+    /// Download `oid` into `cache`, verified; returns its size.
+    fn get(&self, oid: &Oid, cache: &Cache, progress: &dyn Fn(u64)) -> Result<u64>;
+    /// Every object on the remote.
+    fn list(&self) -> Result<Vec<RemoteObject>>;
+    /// Remove objects (absent ones are fine).
+    fn delete(&self, oid: &Oid) -> Result<()>;
+    /// Check the remote answers and the credentials work, before any transfer starts.
+    fn check(&self) -> Result<()>;
+}
+
+/// The error for a downloaded object that hashed to something else.
+pub fn corrupt(remote: &str, oid: &Oid, actual: Oid) -> Error {
+    Error::RemoteCorrupt {
+        remote: remote.to_string(),
+        oid: *oid,
+        actual,
+    }
+}
+
+/// A remote that is a directory: local disk, NFS, a mounted share.
+pub struct DirTransport {
+    name: String,
+    root: PathBuf,
+}
+
+impl DirTransport {
+    pub fn new(name: &str, root: PathBuf) -> DirTransport {
+        DirTransport {
+            name: name.to_string(),
+            root,
+        }
+    }
+
+    fn path(&self, oid: &Oid) -> PathBuf {
+        self.root.join(oid.object_path())
+    }
+
+    fn err(&self, message: String, kind: RemoteErrorKind) -> Error {
+        Error::Remote {
+            remote: self.name.clone(),
+            url: self.url(),
+            message,
+            kind,
+        }
+    }
+}
+
+impl Transport for DirTransport {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn url(&self) -> String {
+        self.root.display().to_string()
+    }
+
+    fn has(&self, oid: &Oid) -> Result<bool> {
+        match std::fs::metadata(self.path(oid)) {
+            Ok(m) => Ok(m.is_file()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(self.err(
+                format!("cannot read `{}`: {e}", self.path(oid).display()),
+                RemoteErrorKind::Other,
+            )),
+        }
+    }
+
+    /// Copy into a temporary file beside the destination, then rename: a reader (or a second
+    /// pusher) never sees a partial object. Reflink where the file system can, else a kernel copy.
+    /// Hard links are not used: a cache object hard-linked into a work tree (link mode
+    /// `hardlink`) would then share its inode with the remote.
+    fn put(&self, oid: &Oid, src: &Path, size: u64, progress: &dyn Fn(u64)) -> Result<()> {
+        let dest = self.path(oid);
+        if dest.is_file() {
+            progress(size);
+            return Ok(());
+        }
+        fs::create_dir_all(dest.parent().expect("object has a parent"))?;
+        let temp = fsutil::temp_path_for(&dest);
+        let result = (|| -> std::io::Result<()> {
+            reflink_copy::reflink_or_copy(src, &temp)?;
+            fsutil::make_read_only(&temp, false)?;
+            std::fs::rename(&temp, &dest)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&temp);
+            return Err(self.err(
+                format!("cannot write `{}`: {e}", dest.display()),
+                RemoteErrorKind::Other,
+            ));
+        }
+        progress(size);
+        Ok(())
+    }
+
+    fn get(&self, oid: &Oid, cache: &Cache, progress: &dyn Fn(u64)) -> Result<u64> {
+        let src = self.path(oid);
+        if !src.is_file() {
+            return Err(self.err(
+                format!("object {oid} is not there"),
+                RemoteErrorKind::MissingObject,
+            ));
+        }
+        match cache.insert_file_verified(&src, oid)? {
+            Verified::Stored(size) => {
+                progress(size);
+                Ok(size)
+            }
+            Verified::Mismatch(actual) => Err(corrupt(&self.name, oid, actual)),
+        }
+    }
+
+    fn list(&self) -> Result<Vec<RemoteObject>> {
+        let mut out = Vec::new();
+        let base = self.root.join("blake3");
+        let Ok(fanouts) = std::fs::read_dir(&base) else {
+            return Ok(out);
+        };
+        for fan in fanouts {
+            let fan = fan?;
+            let prefix = fan.file_name().to_string_lossy().into_owned();
+            if prefix.len() != 2 || !fan.file_type()?.is_dir() {
+                continue;
+            }
+            for obj in fs::read_dir(fan.path())? {
+                let obj = obj?;
+                let name = obj.file_name().to_string_lossy().into_owned();
+                let Ok(oid) = format!("blake3:{prefix}{name}").parse::<Oid>() else {
+                    continue;
+                };
+                let meta = obj.metadata()?;
+                out.push(RemoteObject {
+                    oid,
+                    size: meta.len(),
+                    modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn delete(&self, oid: &Oid) -> Result<()> {
+        match std::fs::remove_file(self.path(oid)) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err(
+                format!("cannot delete `{}`: {e}", self.path(oid).display()),
+                RemoteErrorKind::Other,
+            )),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.root.is_dir() {
+            Ok(())
+        } else {
+            Err(self.err(
+                format!("directory `{}` does not exist", self.root.display()),
+                RemoteErrorKind::NoSuchStore,
+            ))
+        }
+    }
+}
