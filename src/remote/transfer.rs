@@ -139,6 +139,33 @@ pub(crate) fn parallel<T: Sync, R: Send>(
         .collect()
 }
 
+/// Once the remote stops answering, the remaining transfers are not attempted: each would wait
+/// out its own retries (seconds apiece) only to fail the same way.
+pub(crate) struct Breaker(std::sync::atomic::AtomicBool);
+
+impl Breaker {
+    pub(crate) fn new() -> Breaker {
+        Breaker(std::sync::atomic::AtomicBool::new(false))
+    }
+
+    pub(crate) fn run<T>(&self, op: impl FnOnce() -> Result<T>) -> Result<T> {
+        if self.0.load(Ordering::Relaxed) {
+            return Err(Error::Other(
+                "not attempted: the remote stopped answering".into(),
+            ));
+        }
+        let r = op();
+        if let Err(Error::Remote {
+            kind: crate::error::RemoteErrorKind::Unreachable,
+            ..
+        }) = &r
+        {
+            self.0.store(true, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
 /// Which of `oids` the remote lacks. Lists the remote once when that is fewer requests than
 /// asking per object.
 fn remote_missing(remote: &dyn Transport, oids: &[Oid], jobs: usize) -> Result<HashSet<Oid>> {
@@ -369,9 +396,12 @@ pub fn push(
         + chunk_sizes.iter().sum::<u64>()
         + root_sizes.iter().sum::<u64>();
     progress.start("pushing", total);
+    let breaker = Breaker::new();
     let send = |oid: &Oid, size: u64| {
-        remote.put(oid, &ws.cache.object_path(oid), size, &|n| {
-            progress.advance(n)
+        breaker.run(|| {
+            remote.put(oid, &ws.cache.object_path(oid), size, &|n| {
+                progress.advance(n)
+            })
         })
     };
     // Layer 1: files.
@@ -475,6 +505,7 @@ pub fn fetch(
     let dirs: Vec<&Target> = targets.iter().filter(|t| t.kind == Kind::Dir).collect();
     let mut round = 0;
     let mut dir_failed: HashSet<String> = HashSet::new();
+    let breaker = Breaker::new();
     loop {
         let mut seen = HashSet::new();
         wanted.retain(|(o, _)| seen.insert(*o));
@@ -492,7 +523,7 @@ pub fn fetch(
             checked = true;
         }
         let results = parallel(&todo, jobs, |(oid, _)| {
-            remote.get(oid, &ws.cache, &|n| progress.advance(n))
+            breaker.run(|| remote.get(oid, &ws.cache, &|n| progress.advance(n)))
         });
         for ((oid, path), r) in todo.iter().zip(results) {
             match r {

@@ -23,6 +23,10 @@ pub struct Run {
 }
 
 impl Run {
+    pub fn from_output(out: Output) -> Run {
+        Run::from(out)
+    }
+
     fn from(out: Output) -> Run {
         Run {
             code: out.status.code().unwrap_or(-1),
@@ -94,7 +98,7 @@ impl TestEnv {
         cmd.current_dir(dir).stdin(Stdio::null());
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().into_owned();
-            if k.starts_with("GIT_") || k.starts_with("GITML_") {
+            if k.starts_with("GIT_") || k.starts_with("GITML_") || k.starts_with("AWS_") {
                 cmd.env_remove(&k);
             }
         }
@@ -218,6 +222,32 @@ impl TestEnv {
                 .to_string();
             assert_eq!(actual, name, "cache object {} is corrupt", obj.display());
         }
+    }
+
+    /// A second user: a fresh `git clone` of this repository, with its own HOME and no cache.
+    pub fn clone_repo(&self) -> TestEnv {
+        let other = TestEnv::bare_repo();
+        std::fs::remove_dir_all(&other.root).unwrap();
+        let src = self.root.display().to_string();
+        let dst = other.root.display().to_string();
+        other.git_in(&other.base, &["clone", "-q", &src, &dst]);
+        other
+    }
+
+    /// Every object under a remote directory (same layout as the cache).
+    pub fn objects_under(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Ok(fans) = std::fs::read_dir(dir.join("blake3")) {
+            for fan in fans.flatten() {
+                for obj in std::fs::read_dir(fan.path()).unwrap().flatten() {
+                    if !obj.file_name().to_string_lossy().contains(".gitml-tmp.") {
+                        out.push(obj.path());
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
     }
 
     pub fn commit_all(&self, msg: &str) {

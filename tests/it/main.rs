@@ -7,3 +7,6 @@ mod bad_input;
 mod cli;
 mod crash;
 mod data;
+mod remote;
+mod s3;
+mod seaweed;
