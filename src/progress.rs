@@ -8,6 +8,8 @@ pub trait Progress: Sync {
     fn start(&self, _phase: &str, _total: u64) {}
     /// `n` more units are done.
     fn advance(&self, _n: u64) {}
+    /// `done` of `total` items (objects) are finished, for phases that count both bytes and items.
+    fn items(&self, _done: u64, _total: u64) {}
     /// The phase is over.
     fn finish(&self) {}
     /// A message to show (a warning, a "waiting for lock" line).

@@ -39,6 +39,7 @@ pub struct TermProgress {
     enabled: bool,
     quiet: bool,
     bar: Mutex<Option<ProgressBar>>,
+    phase: Mutex<String>,
 }
 
 impl TermProgress {
@@ -47,6 +48,7 @@ impl TermProgress {
             enabled: !quiet && std::io::stderr().is_terminal(),
             quiet,
             bar: Mutex::new(None),
+            phase: Mutex::new(String::new()),
         }
     }
 }
@@ -59,18 +61,26 @@ impl Progress for TermProgress {
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
         bar.set_style(
             ProgressStyle::with_template(
-                "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                "{msg:>24} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
         );
         bar.set_message(phase.to_string());
+        *self.phase.lock().expect("progress phase") = phase.to_string();
         *self.bar.lock().expect("progress bar") = Some(bar);
     }
 
     fn advance(&self, n: u64) {
         if let Some(bar) = self.bar.lock().expect("progress bar").as_ref() {
             bar.inc(n);
+        }
+    }
+
+    fn items(&self, done: u64, total: u64) {
+        if let Some(bar) = self.bar.lock().expect("progress bar").as_ref() {
+            let phase = self.phase.lock().expect("progress phase");
+            bar.set_message(format!("{phase} {done}/{total} objects"));
         }
     }
 

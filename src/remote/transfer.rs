@@ -334,10 +334,17 @@ fn plan_push(
             unique.push(f);
         }
     }
+    // Ask the remote first: an object it already has needs no local copy.
     let oids: Vec<Oid> = unique.iter().map(|f| f.0).collect();
-    let local_missing = ws.cache.missing_mask(&oids);
-    let mut present = Vec::new();
-    for (f, missing) in unique.into_iter().zip(local_missing) {
+    let files_missing = remote_missing(remote, &oids, jobs)?;
+    let wanted: Vec<(Oid, u64, String)> = unique
+        .into_iter()
+        .filter(|f| files_missing.contains(&f.0))
+        .collect();
+    plan.skipped += (oids.len() - wanted.len()) as u64;
+    let want_oids: Vec<Oid> = wanted.iter().map(|f| f.0).collect();
+    let local_missing = ws.cache.missing_mask(&want_oids);
+    for (f, missing) in wanted.into_iter().zip(local_missing) {
         if missing {
             plan.missing_local.push(Failure {
                 oid: f.0,
@@ -345,16 +352,7 @@ fn plan_push(
                 error: "not in the local cache".into(),
             });
         } else {
-            present.push(f);
-        }
-    }
-    let oids: Vec<Oid> = present.iter().map(|f| f.0).collect();
-    let files_missing = remote_missing(remote, &oids, jobs)?;
-    for f in present {
-        if files_missing.contains(&f.0) {
             plan.files.push(f);
-        } else {
-            plan.skipped += 1;
         }
     }
     Ok(plan)
@@ -396,13 +394,18 @@ pub fn push(
         + chunk_sizes.iter().sum::<u64>()
         + root_sizes.iter().sum::<u64>();
     progress.start("pushing", total);
+    let objects = (plan.files.len() + plan.chunks.len() + plan.roots.len()) as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    progress.items(0, objects);
     let breaker = Breaker::new();
     let send = |oid: &Oid, size: u64| {
-        breaker.run(|| {
+        let r = breaker.run(|| {
             remote.put(oid, &ws.cache.object_path(oid), size, &|n| {
                 progress.advance(n)
             })
-        })
+        });
+        progress.items(done.fetch_add(1, Ordering::Relaxed) + 1, objects);
+        r
     };
     // Layer 1: files.
     let results = parallel(&plan.files, jobs, |(oid, size, _)| send(oid, *size));
@@ -418,7 +421,7 @@ pub fn push(
                 report.failed.push(Failure {
                     oid: *oid,
                     path: path.clone(),
-                    error: e.to_string(),
+                    error: crate::error::redact(&e.to_string()),
                 });
             }
         }
@@ -451,7 +454,7 @@ pub fn push(
                 report.failed.push(Failure {
                     oid: *oid,
                     path: path.clone(),
-                    error: e.to_string(),
+                    error: crate::error::redact(&e.to_string()),
                 });
             }
         }
@@ -474,7 +477,7 @@ pub fn push(
             Err(e) => report.failed.push(Failure {
                 oid: *oid,
                 path: path.clone(),
-                error: e.to_string(),
+                error: crate::error::redact(&e.to_string()),
             }),
         }
     }
@@ -506,6 +509,7 @@ pub fn fetch(
     let mut round = 0;
     let mut dir_failed: HashSet<String> = HashSet::new();
     let breaker = Breaker::new();
+    let mut queued = 0u64;
     loop {
         let mut seen = HashSet::new();
         wanted.retain(|(o, _)| seen.insert(*o));
@@ -522,8 +526,13 @@ pub fn fetch(
             remote.check()?;
             checked = true;
         }
+        queued += todo.len() as u64;
+        progress.items(report.transferred, queued);
+        let done = std::sync::atomic::AtomicU64::new(report.transferred);
         let results = parallel(&todo, jobs, |(oid, _)| {
-            breaker.run(|| remote.get(oid, &ws.cache, &|n| progress.advance(n)))
+            let r = breaker.run(|| remote.get(oid, &ws.cache, &|n| progress.advance(n)));
+            progress.items(done.fetch_add(1, Ordering::Relaxed) + 1, queued);
+            r
         });
         for ((oid, path), r) in todo.iter().zip(results) {
             match r {
@@ -536,7 +545,7 @@ pub fn fetch(
                     let f = Failure {
                         oid: *oid,
                         path: path.clone(),
-                        error: e.to_string(),
+                        error: crate::error::redact(&e.to_string()),
                     };
                     match e {
                         Error::Remote {

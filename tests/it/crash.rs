@@ -154,3 +154,36 @@ fn a_second_process_waits_for_the_lock_and_says_for_whom() {
     assert!(err.contains("waiting for pid 4242"), "{err}");
     assert!(env.exists("f.gitml"));
 }
+
+#[test]
+fn kill_during_pull_leaves_no_partial_object_and_a_rerun_completes() {
+    let env = TestEnv::new();
+    let store = env.base.join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    env.git_ml(&["remote", "add", "store", store.to_str().unwrap()])
+        .success();
+    let big = bytes(77, 40 * 1024 * 1024);
+    env.write("big.bin", &big);
+    for i in 0..200 {
+        env.write(&format!("d/{i}.bin"), bytes(700 + i, 64 * 1024));
+    }
+    env.git_ml(&["add", "big.bin", "d"]).success();
+    env.commit_all("v1");
+    env.git_ml(&["push"]).success();
+
+    let clone = env.clone_repo();
+    for ms in [5, 30, 80, 150] {
+        let child = clone
+            .command(crate::common::BIN, &clone.root)
+            .args(["pull", "-j", "2"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        kill_after(child, ms);
+        clone.assert_cache_sound();
+    }
+    clone.git_ml(&["pull"]).success();
+    assert_eq!(clone.read("big.bin"), big);
+    clone.git_ml(&["status"]).success();
+}
