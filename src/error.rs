@@ -141,6 +141,11 @@ pub enum Error {
     #[error("{failed} of {total} object transfers failed")]
     TransferFailed { failed: usize, total: usize },
 
+    #[error(
+        "{count} tracked file(s) differ from the commit, so a run would not describe it: {paths}"
+    )]
+    Dirty { count: usize, paths: String },
+
     #[error("{0}")]
     Other(String),
 }
@@ -202,6 +207,9 @@ impl Error {
             Error::LockTimeout { .. } => {
                 "if that process is gone, the lock frees itself; raise `core.lock_timeout` to wait longer"
                     .into()
+            }
+            Error::Dirty { .. } => {
+                "commit them first, or pass `--allow-dirty` (the run is then marked dirty)".into()
             }
             Error::UnknownRevision(_) => "name a branch, tag or commit (`git log --oneline`)".into(),
             Error::UnknownRemote { known, .. } if known.is_empty() => {

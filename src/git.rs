@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use crate::data::pointer::{self, Pointer};
 use crate::error::{Error, Result};
 
-fn git(root: &Path) -> Command {
+pub(crate) fn git(root: &Path) -> Command {
     let mut cmd = Command::new("git");
     cmd.current_dir(root)
         .env("LC_ALL", "C")
@@ -25,7 +25,7 @@ fn git(root: &Path) -> Command {
 }
 
 /// Run git, returning stdout; a failure carries git's own message.
-fn run(root: &Path, args: &[&str]) -> Result<Vec<u8>> {
+pub(crate) fn run(root: &Path, args: &[&str]) -> Result<Vec<u8>> {
     let out = git(root)
         .args(args)
         .stderr(Stdio::piped())
@@ -168,14 +168,25 @@ fn selected(data: &str, paths: &[String]) -> bool {
         })
 }
 
-/// Read blobs with one `git cat-file --batch`.
-fn read_blobs<'a>(
+/// Read blobs with one `git cat-file --batch`: text of each blob found (at most 64 KiB: pointers
+/// are a few hundred bytes, anything larger is not one).
+pub(crate) fn read_blobs<'a>(
     root: &Path,
     ids: impl Iterator<Item = &'a str>,
 ) -> Result<HashMap<String, String>> {
-    let ids: Vec<&str> = ids.collect();
+    let names: Vec<String> = ids.map(str::to_string).collect();
+    Ok(cat_batch(root, &names)?
+        .into_iter()
+        .filter(|(_, b)| b.len() <= 64 * 1024)
+        .map(|(k, b)| (k, String::from_utf8_lossy(&b).into_owned()))
+        .collect())
+}
+
+/// Read objects by name (`<oid>` or `<rev>:<path>`) with one `git cat-file --batch`; names that
+/// do not exist (or are not blobs) are left out.
+pub fn cat_batch(root: &Path, names: &[String]) -> Result<HashMap<String, Vec<u8>>> {
     let mut contents = HashMap::new();
-    if ids.is_empty() {
+    if names.is_empty() {
         return Ok(contents);
     }
     let mut child = git(root)
@@ -186,7 +197,7 @@ fn read_blobs<'a>(
         .spawn()
         .map_err(|e| Error::Other(format!("could not run `git cat-file`: {e}")))?;
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let request: String = ids.iter().map(|id| format!("{id}\n")).collect();
+    let request: String = names.iter().map(|id| format!("{id}\n")).collect();
     // Write from another thread: git answers while we write, and both pipes have limits.
     let writer = std::thread::spawn(move || {
         let _ = stdin.write_all(request.as_bytes());
@@ -196,31 +207,132 @@ fn read_blobs<'a>(
         command: "git cat-file --batch".into(),
         message: m,
     };
-    for id in &ids {
+    for name in names {
         let mut header = String::new();
         reader
             .read_line(&mut header)
             .map_err(|e| bad(e.to_string()))?;
-        let mut parts = header.split_whitespace();
-        let (Some(_), Some(kind), Some(size)) = (parts.next(), parts.next(), parts.next()) else {
-            return Err(bad(format!("object {id}: {}", header.trim())));
+        let fields: Vec<&str> = header.split_whitespace().collect();
+        // `<name> missing` or `<name> ambiguous`: no body follows.
+        let [_, kind, size] = fields[..] else {
+            continue;
         };
         let size: usize = size
             .parse()
             .map_err(|_| bad(format!("bad header `{}`", header.trim())))?;
-        // Pointers are a few hundred bytes; anything large is not one.
         let mut body = vec![0u8; size + 1];
         reader
             .read_exact(&mut body)
             .map_err(|e| bad(e.to_string()))?;
         body.pop();
-        if kind == "blob" && size <= 64 * 1024 {
-            contents.insert(id.to_string(), String::from_utf8_lossy(&body).into_owned());
+        if kind == "blob" {
+            contents.insert(name.clone(), body);
         }
     }
     let _ = writer.join();
     let _ = child.wait();
     Ok(contents)
+}
+
+/// Run git feeding `input` on stdin; returns stdout.
+pub(crate) fn run_with_input(root: &Path, args: &[&str], input: &[u8]) -> Result<Vec<u8>> {
+    let mut child = git(root)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Other(format!("could not run `git`: {e}")))?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child
+        .wait_with_output()
+        .map_err(|e| Error::Other(format!("could not run `git`: {e}")))?;
+    let _ = writer.join();
+    if !out.status.success() {
+        return Err(Error::Git {
+            command: format!("git {}", args.join(" ")),
+            message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    Ok(out.stdout)
+}
+
+/// The content of `path` in the tree of `commit`, or `None` if it is not there.
+pub fn file_at(root: &Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
+    let spec = format!("{commit}:{path}");
+    match run(root, &["cat-file", "blob", &spec]) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(Error::Git { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The best common ancestor of two commits, if any.
+pub fn merge_base(root: &Path, a: &str, b: &str) -> Result<Option<String>> {
+    match run(root, &["merge-base", a, b]) {
+        Ok(out) => Ok(Some(String::from_utf8_lossy(&out).trim().to_string())),
+        Err(Error::Git { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether this is a shallow clone (history is cut off).
+pub fn is_shallow(root: &Path) -> bool {
+    run(root, &["rev-parse", "--is-shallow-repository"])
+        .map(|o| String::from_utf8_lossy(&o).trim() == "true")
+        .unwrap_or(false)
+}
+
+/// One commit of a history listing.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CommitInfo {
+    pub commit: String,
+    /// Committer date, ISO 8601.
+    pub date: String,
+    pub subject: String,
+}
+
+/// `git log` over `range` (first-parent when asked), newest first, at most `max` commits.
+pub fn log(
+    root: &Path,
+    range: &str,
+    first_parent: bool,
+    max: Option<usize>,
+) -> Result<Vec<CommitInfo>> {
+    let max_arg = max.map(|n| format!("--max-count={n}"));
+    let mut args = vec!["log", "--format=%H%x00%cI%x00%s%x00", "-z"];
+    if first_parent {
+        args.push("--first-parent");
+    }
+    if let Some(m) = &max_arg {
+        args.push(m);
+    }
+    args.push("--end-of-options");
+    args.push(range);
+    let out = run(root, &args).map_err(|e| match e {
+        Error::Git { .. } => Error::UnknownRevision(range.to_string()),
+        e => e,
+    })?;
+    let text = String::from_utf8_lossy(&out);
+    let mut fields = text.split('\0').map(|f| f.trim_start_matches('\n'));
+    let mut commits = Vec::new();
+    while let (Some(c), Some(d), Some(s)) = (fields.next(), fields.next(), fields.next()) {
+        if c.is_empty() {
+            break;
+        }
+        commits.push(CommitInfo {
+            commit: c.to_string(),
+            date: d.to_string(),
+            subject: s.to_string(),
+        });
+        // `-z` ends each record with a NUL after our trailing %x00: skip the empty field.
+        fields.next();
+    }
+    Ok(commits)
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod init;
 pub mod lock;
 pub mod oid;
 pub mod progress;
+pub mod record;
 pub mod remote;
 pub mod repo;
 pub mod workspace;

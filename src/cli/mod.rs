@@ -8,16 +8,20 @@
 mod add;
 mod checkout;
 mod completions;
+mod diff;
 mod fetch;
 mod gc;
 mod init;
+mod log;
 mod ls;
 mod man;
 mod output;
 mod pull;
 mod push;
+mod record;
 mod remote;
 mod rm;
+mod show;
 mod status;
 mod transfer;
 mod verify;
@@ -80,6 +84,10 @@ enum Command {
     Fetch(fetch::FetchArgs),
     Pull(pull::PullArgs),
     Gc(gc::GcArgs),
+    Record(record::RecordArgs),
+    Show(show::ShowArgs),
+    Log(log::LogArgs),
+    Diff(diff::DiffArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
 }
@@ -146,6 +154,10 @@ pub fn main() -> ExitCode {
         Command::Fetch(a) => fetch::run(&ctx, a),
         Command::Pull(a) => pull::run(&ctx, a),
         Command::Gc(a) => gc::run(&ctx, a),
+        Command::Record(a) => record::run(&ctx, a),
+        Command::Show(a) => show::run(&ctx, a),
+        Command::Log(a) => log::run(&ctx, a),
+        Command::Diff(a) => diff::run(&ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

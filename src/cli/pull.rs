@@ -27,6 +27,10 @@ pub struct PullArgs {
     #[arg(short, long)]
     force: bool,
 
+    /// Do not fetch run records (the `refs/notes/gitml` git notes) from the git remote
+    #[arg(long)]
+    no_notes: bool,
+
     /// Print the fetch result as JSON
     #[arg(long)]
     json: bool,
@@ -52,6 +56,9 @@ pub fn run(ctx: &Ctx, args: PullArgs) -> gitml::Result<Outcome> {
         ctx.quiet,
         super::fetch::MISSING_HINT,
     )?;
+    if !args.no_notes {
+        transfer::sync_notes(&ws, false, ctx.quiet)?;
+    }
     let opts = gitml::data::checkout::CheckoutOptions {
         force: args.force,
         modes: ws.config.link.clone(),

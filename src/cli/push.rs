@@ -29,5 +29,8 @@ pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
         ctx.quiet,
         "they are not in this machine's cache: add the data again, or fetch it from another remote",
     )?;
+    if !args.t.no_notes {
+        transfer::sync_notes(&ws, true, ctx.quiet)?;
+    }
     Ok(Outcome::Ok)
 }

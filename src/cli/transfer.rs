@@ -38,6 +38,10 @@ pub struct TransferArgs {
     #[arg(short, long, value_name = "N")]
     pub jobs: Option<usize>,
 
+    /// Do not sync run records (the `refs/notes/gitml` git notes) with the git remote
+    #[arg(long)]
+    pub no_notes: bool,
+
     /// Print the result as JSON
     #[arg(long)]
     pub json: bool,
@@ -124,4 +128,31 @@ pub fn finish(
         });
     }
     Ok(())
+}
+
+/// Sync run records with the git remote (`push` publishes, otherwise fetch and merge). Quiet
+/// when there is no git remote: a local-only repository has nowhere to send them.
+pub fn sync_notes(ws: &Workspace, publish: bool, quiet: bool) -> gitml::Result<()> {
+    let root = ws.root();
+    let Some(remote) = gitml::record::sync::git_remote(root) else {
+        return Ok(());
+    };
+    let result = if publish {
+        gitml::record::sync::push(root, &remote)
+    } else {
+        gitml::record::sync::pull(root, &remote)
+    };
+    match result {
+        Ok(s) => {
+            if !quiet && s.outcome != "no-notes" {
+                eprintln!("run records: {} (git remote `{remote}`)", s.outcome);
+            }
+            Ok(())
+        }
+        Err(e) if !publish => {
+            eprintln!("warning: run records were not fetched from `{remote}`: {e}");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -234,6 +234,16 @@ impl TestEnv {
         other
     }
 
+    /// A fresh clone of another repository (a bare remote, say), with its own HOME.
+    pub fn clone_repo_from(&self, url: &Path) -> TestEnv {
+        let other = TestEnv::bare_repo();
+        std::fs::remove_dir_all(&other.root).unwrap();
+        let src = url.display().to_string();
+        let dst = other.root.display().to_string();
+        other.git_in(&other.base, &["clone", "-q", &src, &dst]);
+        other
+    }
+
     /// Every object under a remote directory (same layout as the cache).
     pub fn objects_under(dir: &Path) -> Vec<PathBuf> {
         let mut out = Vec::new();

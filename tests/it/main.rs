@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod data;
+mod records;
 mod remote;
 mod s3;
 mod seaweed;
