@@ -7,7 +7,7 @@
 //! us (`GIT_DIR`, ...) still applies. Pointer blobs are read in one `git cat-file --batch` per
 //! call, deduplicated across commits (most commits share most pointers).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -115,45 +115,200 @@ pub fn pointers_at(
     commits: &[String],
     paths: &[String],
 ) -> Result<Vec<CommittedPointer>> {
-    // blob id -> the data paths it appears at
-    let mut blobs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for commit in commits {
-        let out = run(root, &["ls-tree", "-r", "-z", "--full-tree", commit])?;
-        for record in out.split(|&b| b == 0).filter(|r| !r.is_empty()) {
-            let record = String::from_utf8_lossy(record);
-            let Some((meta, path)) = record.split_once('\t') else {
-                continue;
-            };
-            let mut meta = meta.split(' ');
-            let (Some(_mode), Some(kind), Some(blob)) = (meta.next(), meta.next(), meta.next())
-            else {
-                continue;
-            };
-            let Some(data) = pointer::data_path(path) else {
-                continue;
-            };
-            if kind != "blob" || !selected(data, paths) {
-                continue;
-            }
-            let at = blobs.entry(blob.to_string()).or_default();
-            if !at.iter().any(|p| p == data) {
-                at.push(data.to_string());
-            }
-        }
-    }
-    let contents = read_blobs(root, blobs.keys().map(String::as_str))?;
+    let mut batch = Batch::new(root)?;
+    let mut seen: std::collections::HashSet<(String, crate::oid::Oid)> = Default::default();
     let mut out = Vec::new();
-    for (blob, at) in &blobs {
-        let text = contents.get(blob).map(String::as_str).unwrap_or_default();
-        for path in at {
-            let origin = format!("{}{} (blob {blob})", path, pointer::SUFFIX);
-            out.push(CommittedPointer {
-                path: path.clone(),
-                pointer: Pointer::parse(text, &origin)?,
-            });
+    for c in commits {
+        for p in batch.pointers(c, paths)? {
+            if seen.insert((p.path.clone(), p.pointer.oid)) {
+                out.push(p);
+            }
         }
     }
     Ok(out)
+}
+
+/// One object from [`Batch::get`].
+pub struct Object {
+    pub oid: String,
+    pub kind: String,
+    pub data: Vec<u8>,
+}
+
+/// A long-lived `git cat-file --batch`, asked one object at a time. Reading a commit's pointers
+/// walks its trees through it, remembering each tree by oid, so commits that share directories
+/// (nearly all of them) share the work; notes are looked up by path in the notes tree. One git
+/// process answers everything a `diff` or `gc` needs.
+pub struct Batch {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    out: BufReader<std::process::ChildStdout>,
+    /// tree oid -> (path below it, pointer blob oid)
+    trees: HashMap<String, std::rc::Rc<Vec<(String, String)>>>,
+    pointers: HashMap<String, Pointer>,
+}
+
+impl Batch {
+    pub fn new(root: &Path) -> Result<Batch> {
+        let mut child = git(root)
+            .args(["cat-file", "--batch"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| Error::Other(format!("could not run `git cat-file`: {e}")))?;
+        let stdin = child.stdin.take().expect("piped stdin");
+        let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+        Ok(Batch {
+            child,
+            stdin,
+            out,
+            trees: HashMap::new(),
+            pointers: HashMap::new(),
+        })
+    }
+
+    /// The object `name` names (an oid, `rev^{commit}`, `rev:path`), or `None`.
+    pub fn get(&mut self, name: &str) -> Result<Option<Object>> {
+        if name.contains(['\n', '\r']) || name.is_empty() {
+            return Ok(None);
+        }
+        let bad = |m: String| Error::Git {
+            command: "git cat-file --batch".into(),
+            message: m,
+        };
+        writeln!(self.stdin, "{name}")
+            .and_then(|_| self.stdin.flush())
+            .map_err(|e| bad(e.to_string()))?;
+        let mut header = String::new();
+        self.out
+            .read_line(&mut header)
+            .map_err(|e| bad(e.to_string()))?;
+        let fields: Vec<&str> = header.split_whitespace().collect();
+        let [oid, kind, size] = fields[..] else {
+            return Ok(None);
+        };
+        let size: usize = size
+            .parse()
+            .map_err(|_| bad(format!("bad header `{}`", header.trim())))?;
+        let mut data = vec![0u8; size + 1];
+        self.out
+            .read_exact(&mut data)
+            .map_err(|e| bad(e.to_string()))?;
+        data.pop();
+        Ok(Some(Object {
+            oid: oid.to_string(),
+            kind: kind.to_string(),
+            data,
+        }))
+    }
+
+    /// The commit a revision names.
+    pub fn commit(&mut self, rev: &str) -> Result<String> {
+        match self.get(&format!("{rev}^{{commit}}"))? {
+            Some(o) if o.kind == "commit" => Ok(o.oid),
+            _ => Err(Error::UnknownRevision(rev.to_string())),
+        }
+    }
+
+    /// (path, blob) of every pointer file below the tree `tree`.
+    fn pointer_blobs(&mut self, tree: &str) -> Result<std::rc::Rc<Vec<(String, String)>>> {
+        if let Some(t) = self.trees.get(tree) {
+            return Ok(t.clone());
+        }
+        let Some(obj) = self.get(tree)? else {
+            return Ok(Default::default());
+        };
+        let hash_len = tree.len() / 2;
+        let mut found = Vec::new();
+        let mut rest = &obj.data[..];
+        while let Some(nul) = rest.iter().position(|&b| b == 0) {
+            let head = String::from_utf8_lossy(&rest[..nul]).into_owned();
+            let Some(raw) = rest.get(nul + 1..nul + 1 + hash_len) else {
+                break;
+            };
+            let oid: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+            rest = &rest[nul + 1 + hash_len..];
+            let Some((mode, name)) = head.split_once(' ') else {
+                continue;
+            };
+            if mode == "40000" {
+                for (p, b) in self.pointer_blobs(&oid)?.iter() {
+                    found.push((format!("{name}/{p}"), b.clone()));
+                }
+            } else if mode.starts_with("100") && name.ends_with(pointer::SUFFIX) {
+                found.push((name.to_string(), oid));
+            }
+        }
+        let found = std::rc::Rc::new(found);
+        self.trees.insert(tree.to_string(), found.clone());
+        Ok(found)
+    }
+
+    /// The pointers committed in `commit` (an oid) whose data path is in `paths` (all if empty).
+    pub fn pointers(&mut self, commit: &str, paths: &[String]) -> Result<Vec<CommittedPointer>> {
+        let tree = match self.get(&format!("{commit}^{{tree}}"))? {
+            Some(o) => o.oid,
+            None => return Err(Error::UnknownRevision(commit.to_string())),
+        };
+        let mut out = Vec::new();
+        for (path, blob) in self.pointer_blobs(&tree)?.iter() {
+            let Some(data) = pointer::data_path(path) else {
+                continue;
+            };
+            if !selected(data, paths) {
+                continue;
+            }
+            if !self.pointers.contains_key(blob) {
+                let text = self
+                    .get(blob)?
+                    .map(|o| String::from_utf8_lossy(&o.data).into_owned())
+                    .unwrap_or_default();
+                let origin = format!("{path} (blob {blob})");
+                self.pointers
+                    .insert(blob.clone(), Pointer::parse(&text, &origin)?);
+            }
+            out.push(CommittedPointer {
+                path: data.to_string(),
+                pointer: self.pointers[blob].clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// The note of `commit` (an oid) in `notes_ref`, looked up in the notes tree (flat, or fanned
+    /// out as `ab/cdef...` once the notes grow).
+    pub fn note(&mut self, notes_ref: &str, commit: &str) -> Result<Option<Vec<u8>>> {
+        for depth in 0..4 {
+            let mut path = String::new();
+            for i in 0..depth {
+                path.push_str(&commit[2 * i..2 * i + 2]);
+                path.push('/');
+            }
+            path.push_str(&commit[2 * depth..]);
+            if let Some(o) = self.get(&format!("{notes_ref}:{path}"))?
+                && o.kind == "blob"
+            {
+                return Ok(Some(o.data));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The content of `path` in `commit`'s tree.
+    pub fn file(&mut self, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .get(&format!("{commit}:{path}"))?
+            .filter(|o| o.kind == "blob")
+            .map(|o| o.data))
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn selected(data: &str, paths: &[String]) -> bool {
@@ -166,20 +321,6 @@ fn selected(data: &str, paths: &[String]) -> bool {
                     .strip_prefix(p.as_str())
                     .is_some_and(|rest| rest.starts_with('/'))
         })
-}
-
-/// Read blobs with one `git cat-file --batch`: text of each blob found (at most 64 KiB: pointers
-/// are a few hundred bytes, anything larger is not one).
-pub(crate) fn read_blobs<'a>(
-    root: &Path,
-    ids: impl Iterator<Item = &'a str>,
-) -> Result<HashMap<String, String>> {
-    let names: Vec<String> = ids.map(str::to_string).collect();
-    Ok(cat_batch(root, &names)?
-        .into_iter()
-        .filter(|(_, b)| b.len() <= 64 * 1024)
-        .map(|(k, b)| (k, String::from_utf8_lossy(&b).into_owned()))
-        .collect())
 }
 
 /// Read objects by name (`<oid>` or `<rev>:<path>`) with one `git cat-file --batch`; names that

@@ -19,14 +19,10 @@ pub struct ShowArgs {
 pub fn run(ctx: &Ctx, args: ShowArgs) -> gitml::Result<Outcome> {
     let ws = ctx.workspace()?;
     ws.require_initialised()?;
-    let root = ws.root();
-    let commit = gitml::git::resolve_commit(root, &args.rev)?;
+    let mut batch = gitml::git::Batch::new(ws.root())?;
+    let commit = batch.commit(&args.rev)?;
     let declared = gitml::record::capture::Declared::from_project(&ws.config.project)?;
-    let index = gitml::record::notes::NotesIndex::load(root)?;
-    let runs = index
-        .runs(root, std::slice::from_ref(&commit))?
-        .remove(&commit);
-    let snap = gitml::record::capture::snapshot_at(&ws, &commit, runs, &declared)?;
+    let snap = gitml::record::capture::snapshot_at(&mut batch, &commit, &declared)?;
     for w in &snap.warnings {
         eprintln!("warning: {}", w.message);
     }

@@ -301,39 +301,28 @@ pub fn copy_from(ws: &Workspace, rev: &str) -> Result<(String, usize)> {
     Ok((head, lines.len()))
 }
 
-/// What a commit says: its runs, else its declared files, else nothing.
-pub fn snapshot_at(
-    ws: &Workspace,
-    commit: &str,
-    runs: Option<super::NoteRuns>,
-    declared: &Declared,
-) -> Result<Snapshot> {
-    if let Some((runs, warnings)) = runs
-        && !runs.is_empty()
-    {
-        return Ok(Snapshot {
-            commit: Some(commit.to_string()),
-            origin: Origin::Record,
-            runs,
-            warnings,
-        });
+/// What a commit (an oid) says: its runs, else its declared files, else nothing. Everything is
+/// read through one `git cat-file --batch`.
+pub fn snapshot_at(batch: &mut git::Batch, commit: &str, declared: &Declared) -> Result<Snapshot> {
+    if let Some(note) = batch.note(notes::REF, commit)? {
+        let (runs, warnings) = super::parse_note(&String::from_utf8_lossy(&note), commit);
+        if !runs.is_empty() {
+            return Ok(Snapshot {
+                commit: Some(commit.to_string()),
+                origin: Origin::Record,
+                runs,
+                warnings,
+            });
+        }
     }
-    let root = ws.root();
     let mut warnings = Vec::new();
-    let names: Vec<String> = declared
-        .metrics_files
-        .iter()
-        .chain(&declared.params_files)
-        .map(|f| format!("{commit}:{f}"))
-        .collect();
-    let blobs = git::cat_batch(root, &names)?;
     let mut found = false;
-    let mut read = |list: &[String]| -> Values {
+    let mut read = |batch: &mut git::Batch, list: &[String]| -> Result<Values> {
         let mut out = Values::new();
         for f in list {
-            if let Some(b) = blobs.get(&format!("{commit}:{f}")) {
+            if let Some(b) = batch.file(commit, f)? {
                 found = true;
-                match files::parse(&String::from_utf8_lossy(b), f) {
+                match files::parse(&String::from_utf8_lossy(&b), f) {
                     Ok(v) => out.extend(v),
                     Err(e) => warnings.push(Warning {
                         message: format!("{e} (at {}); ignored", &commit[..12.min(commit.len())]),
@@ -341,10 +330,10 @@ pub fn snapshot_at(
                 }
             }
         }
-        out
+        Ok(out)
     };
-    let metrics = read(&declared.metrics_files);
-    let params = read(&declared.params_files);
+    let metrics = read(batch, &declared.metrics_files)?;
+    let params = read(batch, &declared.params_files)?;
     if !found {
         return Ok(Snapshot {
             commit: Some(commit.to_string()),

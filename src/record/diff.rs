@@ -13,7 +13,6 @@ use serde_json::Value;
 
 use super::capture::{Declared, snapshot_at, snapshot_worktree};
 use super::files::as_number;
-use super::notes::NotesIndex;
 use super::{Origin, Snapshot, Warning};
 use crate::data::pointer::{Kind, Pointer};
 use crate::error::{Error, Result};
@@ -260,7 +259,11 @@ fn param_rows(old: &Snapshot, new: &Snapshot) -> Vec<ParamRow> {
 }
 
 /// Tracked path -> pointer at a side.
-fn pointers(ws: &Workspace, commit: Option<&str>) -> Result<BTreeMap<String, Pointer>> {
+fn pointers(
+    ws: &Workspace,
+    batch: &mut git::Batch,
+    commit: Option<&str>,
+) -> Result<BTreeMap<String, Pointer>> {
     let mut out = BTreeMap::new();
     match commit {
         None => {
@@ -269,7 +272,7 @@ fn pointers(ws: &Workspace, commit: Option<&str>) -> Result<BTreeMap<String, Poi
             }
         }
         Some(c) => {
-            for p in git::pointers_at(ws.root(), &[c.to_string()], &[])? {
+            for p in batch.pointers(c, &[])? {
                 out.insert(p.path, p.pointer);
             }
         }
@@ -362,14 +365,14 @@ fn model_rows(
 fn side(
     ws: &Workspace,
     rev: &str,
-    index: &NotesIndex,
+    batch: &mut git::Batch,
     declared: &Declared,
 ) -> Result<(Side, Snapshot, BTreeMap<String, Pointer>)> {
     let root = ws.root();
     let snap = if rev == WORKSPACE {
         snapshot_worktree(ws, declared)?
     } else {
-        let commit = git::resolve_commit(root, rev).map_err(|e| {
+        let commit = batch.commit(rev).map_err(|e| {
             if git::is_shallow(root) {
                 Error::Other(format!(
                     "`{rev}` is not in this shallow clone; fetch the history (`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout)"
@@ -378,12 +381,9 @@ fn side(
                 e
             }
         })?;
-        let runs = index
-            .runs(root, std::slice::from_ref(&commit))?
-            .remove(&commit);
-        snapshot_at(ws, &commit, runs, declared)?
+        snapshot_at(batch, &commit, declared)?
     };
-    let ptrs = pointers(ws, snap.commit.as_deref())?;
+    let ptrs = pointers(ws, batch, snap.commit.as_deref())?;
     let s = Side {
         rev: rev.to_string(),
         commit: snap.commit.clone(),
@@ -396,9 +396,9 @@ fn side(
 /// Compare two sides (see [`resolve`]).
 pub fn diff(ws: &Workspace, old_rev: &str, new_rev: &str) -> Result<DiffReport> {
     let declared = Declared::from_project(&ws.config.project)?;
-    let index = NotesIndex::load(ws.root())?;
-    let (old, old_snap, old_ptrs) = side(ws, old_rev, &index, &declared)?;
-    let (new, new_snap, new_ptrs) = side(ws, new_rev, &index, &declared)?;
+    let mut batch = git::Batch::new(ws.root())?;
+    let (old, old_snap, old_ptrs) = side(ws, old_rev, &mut batch, &declared)?;
+    let (new, new_snap, new_ptrs) = side(ws, new_rev, &mut batch, &declared)?;
     let mut warnings = old_snap.warnings.clone();
     warnings.extend(new_snap.warnings.clone());
     Ok(DiffReport {
