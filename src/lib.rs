@@ -15,6 +15,7 @@ pub mod git;
 pub mod init;
 pub mod lock;
 pub mod oid;
+pub mod pipeline;
 pub mod progress;
 pub mod record;
 pub mod remote;

@@ -8,6 +8,7 @@
 mod add;
 mod checkout;
 mod completions;
+mod dag;
 mod diff;
 mod fetch;
 mod gc;
@@ -21,6 +22,7 @@ mod push;
 mod record;
 mod remote;
 mod rm;
+mod run;
 mod show;
 mod status;
 mod transfer;
@@ -88,6 +90,8 @@ enum Command {
     Show(show::ShowArgs),
     Log(log::LogArgs),
     Diff(diff::DiffArgs),
+    Run(run::RunArgs),
+    Dag(dag::DagArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
 }
@@ -158,6 +162,8 @@ pub fn main() -> ExitCode {
         Command::Show(a) => show::run(&ctx, a),
         Command::Log(a) => log::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
+        Command::Run(a) => run::run(&ctx, a),
+        Command::Dag(a) => dag::run(&ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

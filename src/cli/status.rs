@@ -41,8 +41,23 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
     }
     let tracked = ws.select_tracked(&args.paths)?;
     let report = gitml::data::status::status(&ws, &tracked, &ctx.progress())?;
+    // Stale pipeline stages, when there is a pipeline (and no paths narrowed the question).
+    let stale = if args.paths.is_empty() && ws.config.project.contains_key("stages") {
+        gitml::pipeline::run::stale(&ws)?
+    } else {
+        Vec::new()
+    };
     if args.json {
-        output::json(&report)?;
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            report: &'a gitml::data::status::StatusReport,
+            stale_stages: &'a [gitml::pipeline::run::StageResult],
+        }
+        output::json(&Out {
+            report: &report,
+            stale_stages: &stale,
+        })?;
     } else {
         let width = report.paths.iter().map(|p| p.path.len()).max().unwrap_or(0);
         for p in &report.paths {
@@ -98,11 +113,17 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
                 }
             }
         }
+        for s in &stale {
+            println!("stage {}  stale ({})", s.stage, s.reasons.join("; "));
+        }
         if !ctx.quiet {
             summarise(&report);
+            if !stale.is_empty() {
+                eprintln!("hint: bring the stages up to date with `git ml run`");
+            }
         }
     }
-    Ok(if report.clean {
+    Ok(if report.clean && stale.is_empty() {
         Outcome::Ok
     } else {
         Outcome::Found

@@ -1,0 +1,506 @@
+//! `git ml run`: bring stages up to date, in dependency order, independent ones in parallel.
+//!
+//! For each stage, once everything upstream has finished: compare cmd, dep digests, param values
+//! and output digests with its `gitml.lock` entry. Unchanged: skipped. Changed, but this exact
+//! input (cmd, deps, params) was run before: its outputs are restored from the run cache. Else the
+//! command runs (`sh -c`, in its own process group, output prefixed with the stage name); on
+//! success its outputs are stored like `git ml add`, and the lock and run cache are written. A
+//! failure leaves the stage's lock entry as it was and caches nothing.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::{Condvar, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use super::dag::Dag;
+use super::hash::digests;
+use super::lockfile::{Entry, LockFile};
+use super::{Stage, default_params_file};
+use crate::data::pointer::{Pointer, pointer_path};
+use crate::error::{Error, Result};
+use crate::oid::Oid;
+use crate::progress::Silent;
+use crate::workspace::Workspace;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub stages: Vec<String>,
+    pub force: bool,
+    pub dry_run: bool,
+    pub jobs: usize,
+    pub keep_going: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Up to date: nothing ran.
+    Skipped,
+    /// Ran its command successfully.
+    Ran,
+    /// Outputs restored from the run cache.
+    Restored,
+    /// `--dry-run`: would run.
+    WouldRun,
+    Failed,
+    /// Not attempted because something upstream failed.
+    NotRun,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StageResult {
+    pub stage: String,
+    pub outcome: Outcome,
+    /// Why it was stale (empty when skipped).
+    pub reasons: Vec<String>,
+    pub seconds: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Load and check the pipeline.
+pub fn load(ws: &Workspace) -> Result<Dag> {
+    let text =
+        std::fs::read_to_string(ws.root().join(crate::config::PROJECT_FILE)).unwrap_or_default();
+    Dag::new(super::stages(&ws.config.project, &text)?, ws.root())
+}
+
+/// The param values a stage depends on, by label.
+fn param_values(ws: &Workspace, stage: &Stage) -> Result<BTreeMap<String, String>> {
+    let default = default_params_file(&ws.config.project);
+    let mut files: HashMap<String, crate::record::files::Values> = HashMap::new();
+    let mut out = BTreeMap::new();
+    for p in &stage.params {
+        if !files.contains_key(&p.file) {
+            let text = fs_err::read_to_string(ws.abs(&p.file))
+                .map_err(|e| Error::Other(format!("{}: param file: {e}", stage.origin())))?;
+            files.insert(p.file.clone(), crate::record::files::parse(&text, &p.file)?);
+        }
+        let values = &files[&p.file];
+        // A key names a value, or a whole table of them (`train` covers `train.lr`): each leaf is
+        // compared on its own, so a change says which value changed.
+        let prefix = format!("{}.", p.key);
+        let mut any = false;
+        for (k, v) in values
+            .iter()
+            .filter(|(k, _)| **k == p.key || k.starts_with(&prefix))
+        {
+            any = true;
+            let leaf = crate::pipeline::ParamRef {
+                file: p.file.clone(),
+                key: k.clone(),
+            };
+            out.insert(leaf.label(&default), v.to_string());
+        }
+        if !any {
+            return Err(Error::Other(format!(
+                "{}: param `{}` is not in `{}`",
+                stage.origin(),
+                p.key,
+                p.file
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Why `stage` must run (empty: it is up to date), given the current inputs.
+fn staleness(
+    stage: &Stage,
+    lock: Option<&Entry>,
+    deps: &BTreeMap<String, Option<Oid>>,
+    params: &BTreeMap<String, String>,
+    outs: &BTreeMap<String, Option<Oid>>,
+) -> Vec<String> {
+    let Some(lock) = lock else {
+        return vec!["never run".into()];
+    };
+    let mut why = Vec::new();
+    if stage.always_run {
+        why.push("always_run".into());
+    }
+    if lock.cmd != stage.cmd {
+        why.push("cmd changed".into());
+    }
+    for (d, oid) in deps {
+        match (oid, lock.deps.get(d)) {
+            (None, _) => why.push(format!("dep `{d}` is missing")),
+            (Some(o), Some(l)) if o.to_string() == *l => {}
+            _ => why.push(format!("dep `{d}` changed")),
+        }
+    }
+    for d in lock.deps.keys() {
+        if !deps.contains_key(d) {
+            why.push(format!("dep `{d}` removed"));
+        }
+    }
+    for (k, v) in params {
+        if lock.params.get(k) != Some(v) {
+            why.push(format!("param `{k}` changed"));
+        }
+    }
+    for (o, oid) in outs {
+        match (oid, lock.outs.get(o)) {
+            (None, _) => why.push(format!("out `{o}` is missing")),
+            (Some(x), Some(l)) if x.to_string() == *l => {}
+            _ => why.push(format!("out `{o}` differs from the lock")),
+        }
+    }
+    why
+}
+
+/// The run-cache key: what determines a stage's outputs.
+fn cache_key(
+    stage: &Stage,
+    deps: &BTreeMap<String, Option<Oid>>,
+    params: &BTreeMap<String, String>,
+) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"gitml-run-cache-v1\0");
+    h.update(stage.cmd.as_bytes());
+    h.update(b"\0");
+    if let Some(w) = &stage.wdir {
+        h.update(w.as_bytes());
+    }
+    for (k, v) in &stage.env {
+        h.update(format!("\0env {k}={v}").as_bytes());
+    }
+    for (d, o) in deps {
+        h.update(format!("\0dep {d}={}", o.map(|o| o.to_string()).unwrap_or_default()).as_bytes());
+    }
+    for (k, v) in params {
+        h.update(format!("\0param {k}={v}").as_bytes());
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// A run-cache entry: the pointers of a stage's outputs, as TOML texts.
+#[derive(Debug, Serialize, serde::Deserialize)]
+struct CacheEntry {
+    outs: BTreeMap<String, String>,
+}
+
+fn run_cache_path(ws: &Workspace, key: &str) -> std::path::PathBuf {
+    ws.cache.root().join("runs").join(&key[..2]).join(&key[2..])
+}
+
+/// Restore outputs from the run cache; false when there is no usable entry.
+fn restore(ws: &Workspace, stage: &Stage, key: &str) -> Result<bool> {
+    let Ok(text) = std::fs::read_to_string(run_cache_path(ws, key)) else {
+        return Ok(false);
+    };
+    let Ok(entry) = serde_json::from_str::<CacheEntry>(&text) else {
+        return Ok(false);
+    };
+    let mut pointers = Vec::new();
+    for o in &stage.outs {
+        let Some(t) = entry.outs.get(o) else {
+            return Ok(false);
+        };
+        let p = Pointer::parse(t, &format!("run cache entry {key}"))?;
+        if !ws.cache.contains(&p.oid) {
+            return Ok(false);
+        }
+        pointers.push((o.clone(), p));
+    }
+    for (o, p) in &pointers {
+        crate::fsutil::atomic_write(&ws.abs(&pointer_path(o)), p.to_toml().as_bytes(), 0o644)?;
+        crate::data::gitignore::ensure(ws.root(), o)?;
+    }
+    let tracked: Vec<crate::workspace::Tracked> = stage
+        .outs
+        .iter()
+        .map(|o| crate::workspace::Tracked {
+            path: o.clone(),
+            pointer: pointer_path(o),
+        })
+        .collect();
+    let opts = crate::data::checkout::CheckoutOptions {
+        // The outputs are the stage's to replace: the lock says they are stale.
+        force: true,
+        modes: ws.config.link.clone(),
+    };
+    crate::data::checkout::checkout(ws, &tracked, &opts, &Silent)?;
+    Ok(true)
+}
+
+/// Run one stage's command, streaming its output with a prefix.
+fn execute(ws: &Workspace, stage: &Stage, out: &(dyn Fn(&str, &str) + Sync)) -> Result<()> {
+    let dir = match &stage.wdir {
+        Some(w) => ws.abs(w),
+        None => ws.root().to_path_buf(),
+    };
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(&stage.cmd)
+        .current_dir(&dir)
+        .envs(&stage.env)
+        .env("GITML_STAGE", &stage.name)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // Its own process group, so that stopping the stage stops everything it started.
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| Error::Other(format!("{}: cannot start `sh`: {e}", stage.origin())))?;
+    let stdout = child.stdout.take().expect("piped");
+    let stderr = child.stderr.take().expect("piped");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            for line in BufReader::new(stdout).lines().map_while(|l| l.ok()) {
+                out(&stage.name, &line);
+            }
+        });
+        s.spawn(|| {
+            for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+                out(&stage.name, &line);
+            }
+        });
+    });
+    let status = child
+        .wait()
+        .map_err(|e| Error::Other(format!("{}: {e}", stage.origin())))?;
+    if !status.success() {
+        let how = match status.code() {
+            Some(c) => format!("exited with code {c}"),
+            None => "was killed by a signal".into(),
+        };
+        return Err(Error::Other(format!(
+            "stage `{}` failed: `{}` {how}",
+            stage.name, stage.cmd
+        )));
+    }
+    let missing: Vec<&String> = stage.outs.iter().filter(|o| !ws.abs(o).exists()).collect();
+    if !missing.is_empty() {
+        return Err(Error::Other(format!(
+            "stage `{}` succeeded but did not produce its declared output(s): {}",
+            stage.name,
+            missing
+                .iter()
+                .map(|m| format!("`{m}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Bring one stage up to date; returns its result and, when it changed, its new lock entry.
+fn bring_up_to_date(
+    ws: &Workspace,
+    stage: &Stage,
+    lock: Option<&Entry>,
+    opts: &RunOptions,
+    out: &(dyn Fn(&str, &str) + Sync),
+) -> Result<(Outcome, Vec<String>, Option<Entry>)> {
+    let deps = digests(ws, &stage.deps)?;
+    let params = param_values(ws, stage)?;
+    let outs_now = digests(ws, &stage.outs)?;
+    let mut reasons = staleness(stage, lock, &deps, &params, &outs_now);
+    if opts.force {
+        reasons.insert(0, "--force".into());
+    }
+    if reasons.is_empty() {
+        return Ok((Outcome::Skipped, reasons, None));
+    }
+    if opts.dry_run {
+        return Ok((Outcome::WouldRun, reasons, None));
+    }
+    let key = cache_key(stage, &deps, &params);
+    let outcome = if !opts.force && !stage.always_run && restore(ws, stage, &key)? {
+        Outcome::Restored
+    } else {
+        execute(ws, stage, out)?;
+        Outcome::Ran
+    };
+    // Store the outputs (as `git ml add` does) and remember them under the key.
+    let mut entry = Entry {
+        cmd: stage.cmd.clone(),
+        deps: deps
+            .iter()
+            .filter_map(|(d, o)| o.map(|o| (d.clone(), o.to_string())))
+            .collect(),
+        params,
+        outs: BTreeMap::new(),
+    };
+    if !stage.outs.is_empty() {
+        let paths: Vec<std::path::PathBuf> = stage.outs.iter().map(|o| ws.abs(o)).collect();
+        let added = crate::data::add::add(ws, &paths, &Silent)?;
+        let mut cached = CacheEntry {
+            outs: BTreeMap::new(),
+        };
+        for a in &added.added {
+            entry.outs.insert(a.path.clone(), a.oid.to_string());
+            let text = std::fs::read_to_string(ws.abs(&a.pointer))?;
+            cached.outs.insert(a.path.clone(), text);
+        }
+        let path = run_cache_path(ws, &key);
+        fs_err::create_dir_all(path.parent().expect("fan-out dir"))?;
+        crate::fsutil::atomic_write(
+            &path,
+            serde_json::to_string(&cached)
+                .expect("entry serialises")
+                .as_bytes(),
+            0o444,
+        )?;
+    }
+    Ok((outcome, reasons, Some(entry)))
+}
+
+/// Run the pipeline (or the named stages and what they depend on).
+pub fn run(
+    ws: &Workspace,
+    opts: &RunOptions,
+    out: &(dyn Fn(&str, &str) + Sync),
+) -> Result<Vec<StageResult>> {
+    let dag = load(ws)?;
+    let selected: Vec<&Stage> = dag.select(&opts.stages)?;
+    let lock = Mutex::new(LockFile::load(ws.root())?);
+    // name -> finished result
+    let results: Mutex<BTreeMap<String, StageResult>> = Mutex::new(BTreeMap::new());
+    let running = Mutex::new(0usize);
+    let wake = Condvar::new();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let jobs = opts.jobs.max(1);
+    std::thread::scope(|s| {
+        let mut started: Vec<&str> = Vec::new();
+        loop {
+            let mut guard = running.lock().expect("scheduler");
+            let done = results.lock().expect("results").clone();
+            if done.len() == selected.len() {
+                break;
+            }
+            // Start every ready stage while there is room.
+            let mut launched = false;
+            for st in &selected {
+                if started.contains(&st.name.as_str()) || *guard >= jobs {
+                    continue;
+                }
+                let ups = &dag.upstream[&st.name];
+                let ups_in_run: Vec<&String> = ups
+                    .iter()
+                    .filter(|u| selected.iter().any(|x| &x.name == *u))
+                    .collect();
+                if ups_in_run.iter().any(|u| !done.contains_key(*u)) {
+                    continue;
+                }
+                let failed_up = ups_in_run
+                    .iter()
+                    .any(|u| matches!(done[*u].outcome, Outcome::Failed | Outcome::NotRun));
+                let would_run_up = ups_in_run
+                    .iter()
+                    .any(|u| done[*u].outcome == Outcome::WouldRun);
+                started.push(&st.name);
+                if failed_up
+                    || (stop.load(std::sync::atomic::Ordering::Relaxed) && !opts.keep_going)
+                {
+                    results.lock().expect("results").insert(
+                        st.name.clone(),
+                        StageResult {
+                            stage: st.name.clone(),
+                            outcome: Outcome::NotRun,
+                            reasons: vec!["an upstream stage failed".into()],
+                            seconds: 0.0,
+                            error: None,
+                        },
+                    );
+                    launched = true;
+                    continue;
+                }
+                if would_run_up {
+                    results.lock().expect("results").insert(
+                        st.name.clone(),
+                        StageResult {
+                            stage: st.name.clone(),
+                            outcome: Outcome::WouldRun,
+                            reasons: vec!["an upstream stage would run".into()],
+                            seconds: 0.0,
+                            error: None,
+                        },
+                    );
+                    launched = true;
+                    continue;
+                }
+                *guard += 1;
+                launched = true;
+                let st: &Stage = st;
+                let (lock, results, running, wake, stop) =
+                    (&lock, &results, &running, &wake, &stop);
+                s.spawn(move || {
+                    let t0 = Instant::now();
+                    let entry = lock
+                        .lock()
+                        .expect("lock file")
+                        .stages
+                        .get(&st.name)
+                        .cloned();
+                    let r = bring_up_to_date(ws, st, entry.as_ref(), opts, out);
+                    let result = match r {
+                        Ok((outcome, reasons, new_entry)) => {
+                            if let Some(e) = new_entry {
+                                let mut l = lock.lock().expect("lock file");
+                                l.stages.insert(st.name.clone(), e);
+                                // Saved after every stage: an interruption keeps finished work.
+                                if let Err(e) = l.save(ws.root()) {
+                                    out(&st.name, &format!("error: cannot write gitml.lock: {e}"));
+                                }
+                            }
+                            StageResult {
+                                stage: st.name.clone(),
+                                outcome,
+                                reasons,
+                                seconds: t0.elapsed().as_secs_f64(),
+                                error: None,
+                            }
+                        }
+                        Err(e) => {
+                            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                            StageResult {
+                                stage: st.name.clone(),
+                                outcome: Outcome::Failed,
+                                reasons: Vec::new(),
+                                seconds: t0.elapsed().as_secs_f64(),
+                                error: Some(e.to_string()),
+                            }
+                        }
+                    };
+                    results
+                        .lock()
+                        .expect("results")
+                        .insert(st.name.clone(), result);
+                    *running.lock().expect("scheduler") -= 1;
+                    wake.notify_all();
+                });
+            }
+            if !launched {
+                // Wait for a running stage to finish.
+                let _unused = wake
+                    .wait_timeout(guard, std::time::Duration::from_millis(200))
+                    .expect("scheduler");
+            }
+        }
+    });
+    let results = results.into_inner().expect("results");
+    Ok(dag
+        .stages
+        .iter()
+        .filter_map(|s| results.get(&s.name).cloned())
+        .collect())
+}
+
+/// Stages that `run` would run, with reasons (for `status`).
+pub fn stale(ws: &Workspace) -> Result<Vec<StageResult>> {
+    let opts = RunOptions {
+        dry_run: true,
+        jobs: 1,
+        ..Default::default()
+    };
+    Ok(run(ws, &opts, &|_, _| {})?
+        .into_iter()
+        .filter(|r| r.outcome == Outcome::WouldRun)
+        .collect())
+}

@@ -1,0 +1,295 @@
+//! The pipeline: real shell-command stages in real repositories.
+
+use std::time::{Duration, Instant};
+
+use crate::common::TestEnv;
+
+const PIPELINE: &str = r#"
+[params]
+files = ["params.yaml"]
+
+[stages.prepare]
+cmd = "mkdir -p feat && head -n 5 raw/data.csv > feat/x.csv && echo prepared >> log.txt"
+deps = ["raw/data.csv"]
+params = ["prep.n"]
+outs = ["feat"]
+
+[stages.train]
+cmd = "wc -l < feat/x.csv > model.txt && echo '{\"acc\": 0.9}' > metrics.json && echo trained >> log.txt"
+deps = ["feat", "train.sh"]
+params = ["train"]
+outs = ["model.txt"]
+metrics = ["metrics.json"]
+"#;
+
+fn setup() -> TestEnv {
+    let env = TestEnv::new();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str(PIPELINE);
+    env.write("gitml.toml", toml);
+    env.write(
+        "raw/data.csv",
+        (1..=100).map(|i| format!("{i}\n")).collect::<String>(),
+    );
+    env.write(
+        "params.yaml",
+        "prep:\n  n: 5\ntrain:\n  lr: 0.1\n  epochs: 3\nunrelated: 1\n",
+    );
+    env.write("train.sh", "# the training script\n");
+    env.write(".gitignore", "log.txt\n");
+    env.commit_all("pipeline");
+    env
+}
+
+fn runs(env: &TestEnv) -> Vec<String> {
+    std::fs::read_to_string(env.path("log.txt"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn outcome(json: &serde_json::Value, stage: &str) -> String {
+    json["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == stage)
+        .map(|s| s["outcome"].as_str().unwrap().to_string())
+        .unwrap_or_else(|| panic!("no stage {stage} in {json}"))
+}
+
+#[test]
+fn runs_what_is_stale_and_skips_the_rest() {
+    let env = setup();
+    let first = env.git_ml(&["run", "--json"]).success().json();
+    assert_eq!(outcome(&first, "prepare"), "ran");
+    assert_eq!(outcome(&first, "train"), "ran");
+    assert_eq!(runs(&env), ["prepared", "trained"]);
+    assert_eq!(env.read("model.txt"), b"5\n");
+    assert!(env.exists("model.txt.gitml") && env.exists("feat.gitml"));
+    assert!(env.exists("gitml.lock"));
+    let lock = std::fs::read_to_string(env.path("gitml.lock")).unwrap();
+    assert!(
+        lock.contains("[stages.train]") && lock.contains("\"train.lr\""),
+        "{lock}"
+    );
+    // The run was recorded on HEAD, with the stage's metrics.
+    let show = env.git_ml(&["show", "--json"]).success().json();
+    assert_eq!(show["origin"], "record");
+    assert_eq!(show["runs"][0]["metrics"]["acc"], 0.9);
+
+    // Nothing changed: nothing runs.
+    let again = env.git_ml(&["run", "--json"]).success().json();
+    assert_eq!(outcome(&again, "prepare"), "skipped");
+    assert_eq!(outcome(&again, "train"), "skipped");
+    assert_eq!(runs(&env).len(), 2);
+
+    // A param nobody depends on: still nothing.
+    env.write(
+        "params.yaml",
+        "prep:\n  n: 5\ntrain:\n  lr: 0.1\n  epochs: 3\nunrelated: 2\n",
+    );
+    env.git_ml(&["run"]).success();
+    assert_eq!(runs(&env).len(), 2);
+
+    // A param of train: only train reruns, and says why.
+    env.write(
+        "params.yaml",
+        "prep:\n  n: 5\ntrain:\n  lr: 0.2\n  epochs: 3\nunrelated: 2\n",
+    );
+    let dry = env.git_ml(&["run", "--dry-run", "--json"]).success().json();
+    assert_eq!(outcome(&dry, "train"), "would-run");
+    let why = dry["stages"][1]["reasons"].to_string();
+    assert!(why.contains("param `train.lr` changed"), "{why}");
+    assert_eq!(runs(&env).len(), 2, "a dry run runs nothing");
+    env.git_ml(&["run"]).success();
+    assert_eq!(runs(&env), ["prepared", "trained", "trained"]);
+
+    // A dep of the first stage: both rerun (train's input changed too).
+    env.write("raw/data.csv", "9\n8\n7\n6\n5\n4\n");
+    let r = env.git_ml(&["run", "--json"]).success().json();
+    assert_eq!(outcome(&r, "prepare"), "ran");
+    assert_eq!(outcome(&r, "train"), "ran");
+    // The cmd: rerun.
+    let toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    env.write("gitml.toml", toml.replace("head -n 5", "head -n 4"));
+    let r = env.git_ml(&["run", "--json"]).success().json();
+    assert_eq!(outcome(&r, "prepare"), "ran");
+    assert_eq!(env.read("model.txt"), b"4\n");
+    // An output edited by hand is noticed.
+    env.write("model.txt", "tampered\n");
+    let r = env
+        .git_ml(&["run", "--json", "--no-record"])
+        .success()
+        .json();
+    assert_eq!(outcome(&r, "train"), "restored");
+    assert_eq!(env.read("model.txt"), b"4\n");
+}
+
+#[test]
+fn the_run_cache_restores_outputs_instead_of_rerunning() {
+    let env = setup();
+    env.git_ml(&["run"]).success();
+    env.write(
+        "params.yaml",
+        "prep:\n  n: 5\ntrain:\n  lr: 0.5\n  epochs: 3\nunrelated: 1\n",
+    );
+    env.git_ml(&["run"]).success();
+    assert_eq!(runs(&env).len(), 3);
+    // Back to the first params: seen before, so restored, not run.
+    env.write(
+        "params.yaml",
+        "prep:\n  n: 5\ntrain:\n  lr: 0.1\n  epochs: 3\nunrelated: 1\n",
+    );
+    let r = env.git_ml(&["run", "--json"]).success().json();
+    assert_eq!(outcome(&r, "train"), "restored");
+    assert_eq!(runs(&env).len(), 3);
+    env.git_ml(&["status"]).success();
+    // --force runs it anyway.
+    env.git_ml(&["run", "--force", "train"]).success();
+    assert_eq!(
+        runs(&env).len(),
+        5,
+        "--force reruns train and what it depends on"
+    );
+}
+
+#[test]
+fn a_failing_stage_stops_its_dependents_and_keeps_its_lock_entry() {
+    let env = setup();
+    env.git_ml(&["run"]).success();
+    let lock_before = std::fs::read_to_string(env.path("gitml.lock")).unwrap();
+    let toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    let broken = toml.replace(
+        "mkdir -p feat && head -n 5",
+        "echo half > feat/partial && exit 3 && head -n 5",
+    );
+    env.write("gitml.toml", &broken);
+    let out = env.git_ml(&["run", "--json"]);
+    out.code(2);
+    let j = out.json();
+    assert_eq!(outcome(&j, "prepare"), "failed");
+    assert_eq!(outcome(&j, "train"), "not-run");
+    assert!(out.stderr.contains("1 stage failed"), "{}", out.stderr);
+    let lock_after = std::fs::read_to_string(env.path("gitml.lock")).unwrap();
+    assert_eq!(
+        lock_before, lock_after,
+        "a failed stage leaves the lock as it was"
+    );
+
+    // A stage that "succeeds" without producing its output fails with that message.
+    env.write(
+        "gitml.toml",
+        toml.replace("wc -l < feat/x.csv > model.txt && ", "true && "),
+    );
+    std::fs::remove_file(env.path("model.txt")).unwrap();
+    let out = env.git_ml(&["run", "--force", "train"]);
+    out.code(2);
+    assert!(
+        out.stderr.contains("did not produce") && out.stderr.contains("model.txt"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn independent_stages_overlap_with_jobs() {
+    let env = TestEnv::new();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    for name in ["a", "b", "c"] {
+        toml.push_str(&format!(
+            "\n[stages.{name}]\ncmd = \"date +%s.%N > {name}.start && sleep 1 && date +%s.%N > {name}.end\"\nouts = [\"{name}.end\"]\n"
+        ));
+    }
+    env.write("gitml.toml", toml);
+    env.write(".gitignore", "*.start\n");
+    env.commit_all("three");
+    let t0 = Instant::now();
+    env.git_ml(&["run", "-j", "3", "--no-record"]).success();
+    let elapsed = t0.elapsed();
+    // Each started before any other ended: they overlapped.
+    let read = |f: &str| -> f64 {
+        String::from_utf8(env.read(f))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let latest_start = ["a", "b", "c"]
+        .iter()
+        .map(|n| read(&format!("{n}.start")))
+        .fold(0.0, f64::max);
+    let earliest_end = ["a", "b", "c"]
+        .iter()
+        .map(|n| read(&format!("{n}.end")))
+        .fold(f64::MAX, f64::min);
+    assert!(
+        latest_start < earliest_end,
+        "stages ran one after another ({elapsed:?})"
+    );
+    assert!(elapsed < Duration::from_secs(3) + Duration::from_millis(2500));
+}
+
+#[test]
+fn bad_pipelines_are_clear_errors_pointing_at_the_stage() {
+    let env = TestEnv::new();
+    let base = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    let check = |extra: &str, want: &str| {
+        env.write("gitml.toml", format!("{base}{extra}"));
+        let out = env.git_ml(&["run"]);
+        out.code(2);
+        assert!(
+            out.stderr.contains(want),
+            "want `{want}` in:\n{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("gitml.toml:"), "{}", out.stderr);
+    };
+    check(
+        "\n[stages.a]\ncmd = \"true\"\ndeps = [\"y\"]\nouts = [\"x\"]\n\n[stages.b]\ncmd = \"true\"\ndeps = [\"x\"]\nouts = [\"y\"]\n",
+        "cycle",
+    );
+    check(
+        "\n[stages.a]\ncmd = \"true\"\nouts = [\"x\"]\n\n[stages.b]\ncmd = \"true\"\nouts = [\"x\"]\n",
+        "overlaps",
+    );
+    check(
+        "\n[stages.a]\ncmd = \"true\"\ndeps = [\"nope.csv\"]\n",
+        "does not exist",
+    );
+    check("\n[stages.a]\ndeps = []\n", "needs `cmd");
+    check(
+        "\n[stages.a]\ncmd = \"true\"\nouts = [\"../escape\"]\n",
+        "escape",
+    );
+    check(
+        "\n[stages.a]\ncmd = \"true\"\nfrobnicate = 1\n",
+        "unknown key",
+    );
+    env.write(
+        "gitml.toml",
+        format!("{base}\n[stages.a]\ncmd = \"true\"\n"),
+    );
+    let out = env.git_ml(&["run", "nosuchstage"]);
+    out.code(2);
+    assert!(
+        out.stderr.contains("no stage named `nosuchstage`"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn dag_prints_text_mermaid_and_dot() {
+    let env = setup();
+    let text = env.git_ml(&["dag"]).success().stdout.clone();
+    assert!(text.contains("train  <- prepare"), "{text}");
+    let m = env.git_ml(&["dag", "--mermaid"]).success().stdout.clone();
+    assert!(
+        m.starts_with("flowchart TD") && m.contains("prepare --> train"),
+        "{m}"
+    );
+    let d = env.git_ml(&["dag", "--dot"]).success().stdout.clone();
+    assert!(d.contains("\"prepare\" -> \"train\""), "{d}");
+}
