@@ -100,6 +100,8 @@ enum Command {
 pub enum Outcome {
     Ok,
     Found,
+    /// Stopped by Ctrl-C or SIGTERM (exit 130).
+    Interrupted,
 }
 
 pub struct Ctx {
@@ -171,6 +173,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Found) => ExitCode::from(EXIT_FOUND),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(gitml::Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => report(&e),
     }

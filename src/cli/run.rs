@@ -58,13 +58,14 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "[{stage}] {line}");
     };
-    let results = gitml::pipeline::run::run(&ws, &opts, &print)?;
+    let report = gitml::pipeline::run::run(&ws, &opts, &print)?;
+    let results = report.stages;
     let failed = results.iter().any(|r| r.outcome == StageOutcome::Failed);
     let changed = results
         .iter()
         .any(|r| matches!(r.outcome, StageOutcome::Ran | StageOutcome::Restored));
     let mut recorded = None;
-    if changed && !failed && !args.no_record && !args.dry_run {
+    if changed && !failed && !report.interrupted && !args.no_record && !args.dry_run {
         let dag = gitml::pipeline::run::load(&ws)?;
         let metrics_files = dag
             .stages
@@ -85,7 +86,11 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
         }
     }
     if args.json {
-        output::json(&serde_json::json!({ "stages": results, "recorded": recorded }))?;
+        output::json(&serde_json::json!({
+            "stages": results,
+            "recorded": recorded,
+            "interrupted": report.interrupted,
+        }))?;
     } else {
         let mut table = comfy_table::Table::new();
         table.load_preset(comfy_table::presets::NOTHING);
@@ -118,6 +123,12 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
         {
             eprintln!("recorded run {id} on HEAD (commit the outputs' pointers and gitml.lock)");
         }
+    }
+    if report.interrupted {
+        eprintln!(
+            "interrupted: running stages were stopped; stages that finished before are in gitml.lock"
+        );
+        return Ok(Outcome::Interrupted);
     }
     if failed {
         return Err(gitml::Error::Other(format!(

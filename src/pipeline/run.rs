@@ -227,8 +227,55 @@ fn restore(ws: &Workspace, stage: &Stage, key: &str) -> Result<bool> {
     Ok(true)
 }
 
+/// Process groups of running stages, so a Ctrl-C or SIGTERM can stop each stage and everything
+/// it started.
+#[derive(Default)]
+pub struct Running {
+    groups: Mutex<Vec<u32>>,
+    interrupted: std::sync::atomic::AtomicBool,
+}
+
+impl Running {
+    /// Stop every running stage: SIGTERM to its process group, SIGKILL 5 s later if still there.
+    /// Uses `kill(1)`, so git-ml itself needs no unsafe code.
+    fn stop_all(&self) {
+        self.interrupted
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let groups = self.groups.lock().expect("groups").clone();
+        let signal = |sig: &str, pg: u32| {
+            let _ = Command::new("kill")
+                .args([sig, "--", &format!("-{pg}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        };
+        for pg in &groups {
+            signal("-TERM", *pg);
+        }
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if self.groups.lock().expect("groups").is_empty() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        for pg in self.groups.lock().expect("groups").iter() {
+            signal("-KILL", *pg);
+        }
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.interrupted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// Run one stage's command, streaming its output with a prefix.
-fn execute(ws: &Workspace, stage: &Stage, out: &(dyn Fn(&str, &str) + Sync)) -> Result<()> {
+fn execute(
+    ws: &Workspace,
+    stage: &Stage,
+    out: &(dyn Fn(&str, &str) + Sync),
+    running: &Running,
+) -> Result<()> {
     let dir = match &stage.wdir {
         Some(w) => ws.abs(w),
         None => ws.root().to_path_buf(),
@@ -244,9 +291,17 @@ fn execute(ws: &Workspace, stage: &Stage, out: &(dyn Fn(&str, &str) + Sync)) -> 
         .stderr(Stdio::piped());
     // Its own process group, so that stopping the stage stops everything it started.
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    if running.interrupted() {
+        return Err(Error::Other(format!(
+            "stage `{}` not started: interrupted",
+            stage.name
+        )));
+    }
     let mut child = cmd
         .spawn()
         .map_err(|e| Error::Other(format!("{}: cannot start `sh`: {e}", stage.origin())))?;
+    let pgid = child.id();
+    running.groups.lock().expect("groups").push(pgid);
     let stdout = child.stdout.take().expect("piped");
     let stderr = child.stderr.take().expect("piped");
     std::thread::scope(|s| {
@@ -261,9 +316,13 @@ fn execute(ws: &Workspace, stage: &Stage, out: &(dyn Fn(&str, &str) + Sync)) -> 
             }
         });
     });
-    let status = child
-        .wait()
-        .map_err(|e| Error::Other(format!("{}: {e}", stage.origin())))?;
+    let status = child.wait();
+    running
+        .groups
+        .lock()
+        .expect("groups")
+        .retain(|g| *g != pgid);
+    let status = status.map_err(|e| Error::Other(format!("{}: {e}", stage.origin())))?;
     if !status.success() {
         let how = match status.code() {
             Some(c) => format!("exited with code {c}"),
@@ -296,6 +355,7 @@ fn bring_up_to_date(
     lock: Option<&Entry>,
     opts: &RunOptions,
     out: &(dyn Fn(&str, &str) + Sync),
+    running: &Running,
 ) -> Result<(Outcome, Vec<String>, Option<Entry>)> {
     let deps = digests(ws, &stage.deps)?;
     let params = param_values(ws, stage)?;
@@ -314,7 +374,10 @@ fn bring_up_to_date(
     let outcome = if !opts.force && !stage.always_run && restore(ws, stage, &key)? {
         Outcome::Restored
     } else {
-        execute(ws, stage, out)?;
+        execute(ws, stage, out, running)?;
+        if running.interrupted() {
+            return Err(Error::Other(format!("stage `{}` interrupted", stage.name)));
+        }
         Outcome::Ran
     };
     // Store the outputs (as `git ml add` does) and remember them under the key.
@@ -351,11 +414,48 @@ fn bring_up_to_date(
     Ok((outcome, reasons, Some(entry)))
 }
 
-/// Run the pipeline (or the named stages and what they depend on).
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    pub stages: Vec<StageResult>,
+    /// Stopped by Ctrl-C or SIGTERM: running stages were stopped, no new ones started.
+    pub interrupted: bool,
+}
+
+/// Run the pipeline (or the named stages and what they depend on). Ctrl-C and SIGTERM stop the
+/// running stages' process groups; stages finished before that keep their lock entries.
 pub fn run(
     ws: &Workspace,
     opts: &RunOptions,
     out: &(dyn Fn(&str, &str) + Sync),
+) -> Result<RunReport> {
+    let running = Running::default();
+    let mut signals = signal_hook::iterator::Signals::new([
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+    ])
+    .map_err(|e| Error::Other(format!("cannot install signal handlers: {e}")))?;
+    let handle = signals.handle();
+    let stages = std::thread::scope(|s| {
+        s.spawn(|| {
+            if signals.forever().next().is_some() {
+                running.stop_all();
+            }
+        });
+        let r = schedule(ws, opts, out, &running);
+        handle.close();
+        r
+    })?;
+    Ok(RunReport {
+        stages,
+        interrupted: running.interrupted(),
+    })
+}
+
+fn schedule(
+    ws: &Workspace,
+    opts: &RunOptions,
+    out: &(dyn Fn(&str, &str) + Sync),
+    running_groups: &Running,
 ) -> Result<Vec<StageResult>> {
     let dag = load(ws)?;
     let selected: Vec<&Stage> = dag.select(&opts.stages)?;
@@ -403,7 +503,11 @@ pub fn run(
                         StageResult {
                             stage: st.name.clone(),
                             outcome: Outcome::NotRun,
-                            reasons: vec!["an upstream stage failed".into()],
+                            reasons: vec![if failed_up {
+                                "an upstream stage failed".into()
+                            } else {
+                                "stopped before it started".into()
+                            }],
                             seconds: 0.0,
                             error: None,
                         },
@@ -438,7 +542,7 @@ pub fn run(
                         .stages
                         .get(&st.name)
                         .cloned();
-                    let r = bring_up_to_date(ws, st, entry.as_ref(), opts, out);
+                    let r = bring_up_to_date(ws, st, entry.as_ref(), opts, out, running_groups);
                     let result = match r {
                         Ok((outcome, reasons, new_entry)) => {
                             if let Some(e) = new_entry {
@@ -500,6 +604,7 @@ pub fn stale(ws: &Workspace) -> Result<Vec<StageResult>> {
         ..Default::default()
     };
     Ok(run(ws, &opts, &|_, _| {})?
+        .stages
         .into_iter()
         .filter(|r| r.outcome == Outcome::WouldRun)
         .collect())

@@ -293,3 +293,69 @@ fn dag_prints_text_mermaid_and_dot() {
     let d = env.git_ml(&["dag", "--dot"]).success().stdout.clone();
     assert!(d.contains("\"prepare\" -> \"train\""), "{d}");
 }
+
+#[test]
+fn sigterm_stops_the_running_stage_and_its_children_and_keeps_finished_stages() {
+    let env = TestEnv::new();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str(concat!(
+        "\n[stages.quick]\ncmd = \"echo done > quick.txt\"\nouts = [\"quick.txt\"]\n",
+        "\n[stages.slow]\ncmd = \"sh -c 'echo $$ > slow.pid; sleep 60' ; echo finished > slow.txt\"\n",
+        "deps = [\"quick.txt\"]\nouts = [\"slow.txt\"]\n",
+    ));
+    env.write("gitml.toml", toml);
+    env.write(".gitignore", "slow.pid\n");
+    env.commit_all("slow pipeline");
+    let mut child = env
+        .command(crate::common::BIN, &env.root)
+        .args(["run", "--no-record"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the slow stage's grandchild is running.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !env.path("slow.pid").exists() {
+        assert!(Instant::now() < deadline, "the slow stage never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let grandchild = String::from_utf8(env.read("slow.pid"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let t0 = Instant::now();
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "took {:?}",
+        t0.elapsed()
+    );
+    // The stage's own child is gone too (its process group was stopped).
+    std::thread::sleep(Duration::from_millis(300));
+    let alive = std::process::Command::new("kill")
+        .args(["-0", &grandchild])
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(
+        !alive,
+        "process {grandchild} of the stopped stage is still running"
+    );
+    assert!(!env.exists("slow.txt"));
+    // The finished stage kept its lock entry; the stopped one has none.
+    let lock = std::fs::read_to_string(env.path("gitml.lock")).unwrap();
+    assert!(
+        lock.contains("[stages.quick]") && !lock.contains("[stages.slow]"),
+        "{lock}"
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("interrupted"), "{stderr}");
+}
