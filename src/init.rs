@@ -41,6 +41,24 @@ pub fn init(repo: &Repo, cache_dir: &std::path::Path) -> Result<InitReport> {
         git_config(repo, &["--add", "notes.rewriteRef", NOTES_REF])?;
         created.push(format!("git config `notes.rewriteRef = {NOTES_REF}`"));
     }
+    // The merge driver for gitml.lock and pointer files (docs/cli.md, merge-driver).
+    let driver = "git-ml merge-driver %O %A %B %P";
+    if git_config(repo, &["--get-all", "merge.gitml.driver"])?.trim() != driver {
+        git_config(
+            repo,
+            &["merge.gitml.name", "git-ml: gitml.lock and pointer files"],
+        )?;
+        git_config(repo, &["merge.gitml.driver", driver])?;
+        created.push("git config `merge.gitml.driver`".into());
+    }
+    let attributes = repo.root.join(".gitattributes");
+    let mut added_attr = false;
+    for line in ["gitml.lock merge=gitml", "*.gitml merge=gitml"] {
+        added_attr |= gitignore::ensure_line(&attributes, line)?;
+    }
+    if added_attr {
+        created.push("`.gitattributes` entries for the merge driver".into());
+    }
     Ok(InitReport {
         root: repo.root.display().to_string(),
         created,

@@ -16,6 +16,7 @@ mod init;
 mod log;
 mod ls;
 mod man;
+mod merge_driver;
 mod output;
 mod pull;
 mod push;
@@ -92,6 +93,7 @@ enum Command {
     Diff(diff::DiffArgs),
     Run(run::RunArgs),
     Dag(dag::DagArgs),
+    MergeDriver(merge_driver::MergeDriverArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
 }
@@ -166,6 +168,7 @@ pub fn main() -> ExitCode {
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
         Command::Dag(a) => dag::run(&ctx, a),
+        Command::MergeDriver(a) => merge_driver::run(&ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

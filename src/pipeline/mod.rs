@@ -9,6 +9,7 @@
 pub mod dag;
 pub mod hash;
 pub mod lockfile;
+pub mod merge;
 pub mod run;
 
 use std::collections::BTreeMap;

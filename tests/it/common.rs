@@ -102,6 +102,12 @@ impl TestEnv {
                 cmd.env_remove(&k);
             }
         }
+        // git finds `git-ml` (the merge driver, `git ml ...`) next to the test binary's build.
+        let bin_dir = Path::new(BIN).parent().expect("bin dir").to_path_buf();
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut paths = vec![bin_dir];
+        paths.extend(std::env::split_paths(&path));
+        cmd.env("PATH", std::env::join_paths(paths).expect("PATH"));
         cmd.env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))

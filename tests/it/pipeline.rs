@@ -338,12 +338,13 @@ fn sigterm_stops_the_running_stage_and_its_children_and_keeps_finished_stages() 
     );
     // The stage's own child is gone too (its process group was stopped).
     std::thread::sleep(Duration::from_millis(300));
-    let alive = std::process::Command::new("kill")
-        .args(["-0", &grandchild])
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
+    // Gone, or a zombie waiting for a reaper (not running any more).
+    let alive = std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+        .map(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+        .unwrap_or(false);
     assert!(
         !alive,
         "process {grandchild} of the stopped stage is still running"
@@ -358,4 +359,124 @@ fn sigterm_stops_the_running_stage_and_its_children_and_keeps_finished_stages() 
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("interrupted"), "{stderr}");
+}
+
+/// Two stages that depend on nothing but their own input file.
+fn two_stage_repo() -> TestEnv {
+    let env = TestEnv::new();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    for n in ["a", "b"] {
+        toml.push_str(&format!(
+            "\n[stages.{n}]\ncmd = \"cp {n}.in {n}.out\"\ndeps = [\"{n}.in\"]\nouts = [\"{n}.out\"]\n"
+        ));
+    }
+    env.write("gitml.toml", toml);
+    env.write("a.in", "1");
+    env.write("b.in", "1");
+    env.git_ml(&["run", "--no-record"]).success();
+    env.commit_all("both stages");
+    env
+}
+
+#[test]
+fn the_merge_driver_merges_different_stages_and_marks_real_conflicts() {
+    let env = two_stage_repo();
+    env.git(&["checkout", "-q", "-b", "left"]);
+    env.write("a.in", "2");
+    env.git_ml(&["run", "--no-record"]).success();
+    env.commit_all("a changed");
+    env.git(&["checkout", "-q", "main"]);
+    env.write("b.in", "2");
+    env.git_ml(&["run", "--no-record"]).success();
+    env.commit_all("b changed");
+    env.git(&["merge", "-q", "--no-edit", "left"]);
+    let lock = std::fs::read_to_string(env.path("gitml.lock")).unwrap();
+    assert!(!lock.contains("<<<<<<<"), "{lock}");
+    env.git_ml(&["checkout"]).success();
+    let r = env
+        .git_ml(&["run", "--json", "--no-record"])
+        .success()
+        .json();
+    assert!(
+        r["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["outcome"] == "skipped"),
+        "after the merge both stages are up to date: {r}"
+    );
+
+    // The same stage changed differently on both sides: a real conflict, with a hint.
+    env.git(&["checkout", "-q", "-b", "x"]);
+    env.write("a.in", "3");
+    env.git_ml(&["run", "--no-record"]).success();
+    env.commit_all("a=3");
+    env.git(&["checkout", "-q", "main"]);
+    env.write("a.in", "4");
+    env.git_ml(&["run", "--no-record"]).success();
+    env.commit_all("a=4");
+    let out = env
+        .command("git", &env.root)
+        .args(["merge", "-q", "--no-edit", "x"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let lock = std::fs::read_to_string(env.path("gitml.lock")).unwrap();
+    assert!(
+        lock.contains("<<<<<<< ours") && lock.contains(">>>>>>> theirs"),
+        "{lock}"
+    );
+    assert!(lock.contains("git ml run a"), "{lock}");
+    // Only stage a is in conflict: b's section is outside the markers.
+    let before_markers = lock.split("<<<<<<<").next().unwrap();
+    assert!(before_markers.contains("[stages.b]"), "{lock}");
+}
+
+#[test]
+fn the_merge_driver_merges_files_added_to_one_directory_on_two_branches() {
+    let env = TestEnv::new();
+    env.write("data/base.csv", "0");
+    env.git_ml(&["add", "data"]).success();
+    env.commit_all("data");
+    env.git(&["checkout", "-q", "-b", "left"]);
+    env.write("data/left.csv", "L");
+    env.git_ml(&["add", "data"]).success();
+    env.commit_all("left adds a file");
+    env.git(&["checkout", "-q", "main"]);
+    env.git_ml(&["checkout"]).success();
+    env.write("data/right.csv", "R");
+    env.git_ml(&["add", "data"]).success();
+    env.commit_all("right adds a file");
+    env.git(&["merge", "-q", "--no-edit", "left"]);
+    env.git_ml(&["checkout"]).success();
+    for (f, want) in [
+        ("data/base.csv", "0"),
+        ("data/left.csv", "L"),
+        ("data/right.csv", "R"),
+    ] {
+        assert_eq!(env.read(f), want.as_bytes(), "{f}");
+    }
+    env.git_ml(&["status"]).success();
+
+    // The same file changed differently on both sides: a conflict naming it.
+    env.git(&["checkout", "-q", "-b", "other"]);
+    env.write("data/base.csv", "other");
+    env.git_ml(&["add", "data"]).success();
+    env.commit_all("other edits base");
+    env.git(&["checkout", "-q", "main"]);
+    env.git_ml(&["checkout"]).success();
+    env.write("data/base.csv", "mine");
+    env.git_ml(&["add", "data"]).success();
+    env.commit_all("main edits base");
+    let out = env
+        .command("git", &env.root)
+        .args(["merge", "-q", "--no-edit", "other"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let ptr = std::fs::read_to_string(env.path("data.gitml")).unwrap();
+    assert!(
+        ptr.contains("<<<<<<<") && ptr.contains("`base.csv`"),
+        "{ptr}"
+    );
 }
