@@ -12,6 +12,11 @@ use super::{Ctx, Outcome};
 pub struct PushArgs {
     #[command(flatten)]
     t: TransferArgs,
+
+    /// Also push the pipeline's run-cache entries (and the outputs they point to), so others can
+    /// restore instead of recompute (`git ml run --pull-run-cache`)
+    #[arg(long)]
+    run_cache: bool,
 }
 
 pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
@@ -29,6 +34,24 @@ pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
         ctx.quiet,
         "they are not in this machine's cache: add the data again, or fetch it from another remote",
     )?;
+    if args.run_cache {
+        let (entries, r) = gitml::pipeline::runcache::push(&ws, remote.as_ref(), jobs)?;
+        if !ctx.quiet {
+            eprintln!(
+                "pushed {} run-cache {} ({} objects, {})",
+                entries,
+                if entries == 1 { "entry" } else { "entries" },
+                r.transferred,
+                super::output::size(r.bytes)
+            );
+        }
+        if !r.ok() {
+            return Err(gitml::Error::TransferFailed {
+                failed: r.failed.len() + r.missing.len(),
+                total: r.transferred as usize + r.failed.len() + r.missing.len(),
+            });
+        }
+    }
     if !args.t.no_notes {
         transfer::sync_notes(&ws, true, ctx.quiet)?;
     }

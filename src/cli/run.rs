@@ -35,6 +35,15 @@ pub struct RunArgs {
     #[arg(short, long)]
     keep_going: bool,
 
+    /// Also look for run-cache entries on the remote (restores outputs computed elsewhere, e.g.
+    /// by CI, instead of recomputing them)
+    #[arg(long)]
+    pull_run_cache: bool,
+
+    /// The remote for `--pull-run-cache` (default: `core.remote`)
+    #[arg(short, long, value_name = "NAME", requires = "pull_run_cache")]
+    remote: Option<String>,
+
     /// Do not record a run on HEAD afterwards
     #[arg(long)]
     no_record: bool,
@@ -47,7 +56,13 @@ pub struct RunArgs {
 pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
     let ws = ctx.workspace()?;
     ws.require_initialised()?;
+    let remote = if args.pull_run_cache {
+        Some(super::transfer::open(&ws, args.remote.as_deref(), None)?.0)
+    } else {
+        None
+    };
     let opts = RunOptions {
+        remote: remote.as_deref(),
         stages: args.stages.clone(),
         force: args.force,
         dry_run: args.dry_run,

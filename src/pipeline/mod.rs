@@ -11,6 +11,7 @@ pub mod hash;
 pub mod lockfile;
 pub mod merge;
 pub mod run;
+pub mod runcache;
 
 use std::collections::BTreeMap;
 

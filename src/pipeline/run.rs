@@ -18,16 +18,18 @@ use serde::Serialize;
 use super::dag::Dag;
 use super::hash::digests;
 use super::lockfile::{Entry, LockFile};
-use super::{Stage, default_params_file};
+use super::{Stage, default_params_file, runcache};
 use crate::data::pointer::{Pointer, pointer_path};
 use crate::error::{Error, Result};
 use crate::oid::Oid;
 use crate::progress::Silent;
 use crate::workspace::Workspace;
 
-#[derive(Debug, Clone, Default)]
-pub struct RunOptions {
+#[derive(Clone, Default)]
+pub struct RunOptions<'a> {
     pub stages: Vec<String>,
+    /// Ask this remote for run-cache entries the local cache lacks (`--pull-run-cache`).
+    pub remote: Option<&'a dyn crate::remote::Transport>,
     pub force: bool,
     pub dry_run: bool,
     pub jobs: usize,
@@ -177,22 +179,22 @@ fn cache_key(
     h.finalize().to_hex().to_string()
 }
 
-/// A run-cache entry: the pointers of a stage's outputs, as TOML texts.
-#[derive(Debug, Serialize, serde::Deserialize)]
-struct CacheEntry {
-    outs: BTreeMap<String, String>,
-}
-
-fn run_cache_path(ws: &Workspace, key: &str) -> std::path::PathBuf {
-    ws.cache.root().join("runs").join(&key[..2]).join(&key[2..])
-}
-
-/// Restore outputs from the run cache; false when there is no usable entry.
-fn restore(ws: &Workspace, stage: &Stage, key: &str) -> Result<bool> {
-    let Ok(text) = std::fs::read_to_string(run_cache_path(ws, key)) else {
+/// Restore outputs from the run cache (asking `remote` when the local cache has no entry);
+/// false when there is no usable entry.
+fn restore(
+    ws: &Workspace,
+    stage: &Stage,
+    key: &str,
+    remote: Option<&(dyn crate::remote::Transport + '_)>,
+    jobs: usize,
+) -> Result<bool> {
+    if runcache::read_local(ws, key).is_none()
+        && let Some(r) = remote
+        && !runcache::pull(ws, r, key, jobs)?
+    {
         return Ok(false);
-    };
-    let Ok(entry) = serde_json::from_str::<CacheEntry>(&text) else {
+    }
+    let Some(entry) = runcache::read_local(ws, key) else {
         return Ok(false);
     };
     let mut pointers = Vec::new();
@@ -371,7 +373,10 @@ fn bring_up_to_date(
         return Ok((Outcome::WouldRun, reasons, None));
     }
     let key = cache_key(stage, &deps, &params);
-    let outcome = if !opts.force && !stage.always_run && restore(ws, stage, &key)? {
+    let outcome = if !opts.force
+        && !stage.always_run
+        && restore(ws, stage, &key, opts.remote, opts.jobs.max(4))?
+    {
         Outcome::Restored
     } else {
         execute(ws, stage, out, running)?;
@@ -393,7 +398,7 @@ fn bring_up_to_date(
     if !stage.outs.is_empty() {
         let paths: Vec<std::path::PathBuf> = stage.outs.iter().map(|o| ws.abs(o)).collect();
         let added = crate::data::add::add(ws, &paths, &Silent)?;
-        let mut cached = CacheEntry {
+        let mut cached = runcache::CacheEntry {
             outs: BTreeMap::new(),
         };
         for a in &added.added {
@@ -401,15 +406,7 @@ fn bring_up_to_date(
             let text = std::fs::read_to_string(ws.abs(&a.pointer))?;
             cached.outs.insert(a.path.clone(), text);
         }
-        let path = run_cache_path(ws, &key);
-        fs_err::create_dir_all(path.parent().expect("fan-out dir"))?;
-        crate::fsutil::atomic_write(
-            &path,
-            serde_json::to_string(&cached)
-                .expect("entry serialises")
-                .as_bytes(),
-            0o444,
-        )?;
+        runcache::write_local(ws, &key, &cached)?;
     }
     Ok((outcome, reasons, Some(entry)))
 }

@@ -400,6 +400,29 @@ impl Transport for StoreTransport {
         }
     }
 
+    fn put_named(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        if !self.writable {
+            return Err(self.read_only());
+        }
+        runtime()
+            .block_on(
+                self.store
+                    .put(&Path::from(name), PutPayload::from(bytes.to_vec())),
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn get_named(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        runtime().block_on(async {
+            match self.store.get(&Path::from(name)).await {
+                Ok(r) => Ok(Some(r.bytes().await.map_err(|e| self.err(e))?.to_vec())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(self.err(e)),
+            }
+        })
+    }
+
     fn check(&self) -> Result<()> {
         // One cheap request that needs working credentials and an existing bucket: a HEAD of an
         // object that cannot exist (HTTP servers answer 404 just the same).

@@ -47,6 +47,10 @@ pub trait Transport: Send + Sync {
     fn delete(&self, oid: &Oid) -> Result<()>;
     /// Check the remote answers and the credentials work, before any transfer starts.
     fn check(&self) -> Result<()>;
+    /// Store a small named file (a run-cache entry: `runs/ab/cdef...`), replacing any.
+    fn put_named(&self, name: &str, bytes: &[u8]) -> Result<()>;
+    /// Read a small named file; `None` if it is not there.
+    fn get_named(&self, name: &str) -> Result<Option<Vec<u8>>>;
 }
 
 /// The error for a downloaded object that hashed to something else.
@@ -186,6 +190,28 @@ impl Transport for DirTransport {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(self.err(
                 format!("cannot delete `{}`: {e}", self.path(oid).display()),
+                RemoteErrorKind::Other,
+            )),
+        }
+    }
+
+    fn put_named(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        let dest = self.root.join(name);
+        fs::create_dir_all(dest.parent().expect("named files live in a directory"))?;
+        fsutil::atomic_write(&dest, bytes, 0o644).map_err(|e| {
+            self.err(
+                format!("cannot write `{}`: {e}", dest.display()),
+                RemoteErrorKind::Other,
+            )
+        })
+    }
+
+    fn get_named(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        match std::fs::read(self.root.join(name)) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.err(
+                format!("cannot read `{}`: {e}", self.root.join(name).display()),
                 RemoteErrorKind::Other,
             )),
         }

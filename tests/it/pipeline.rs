@@ -480,3 +480,37 @@ fn the_merge_driver_merges_files_added_to_one_directory_on_two_branches() {
         "{ptr}"
     );
 }
+
+#[test]
+fn a_clone_restores_outputs_from_the_remote_run_cache_instead_of_rerunning() {
+    let env = setup();
+    let store = env.base.join("store");
+    std::fs::create_dir_all(&store).unwrap();
+    env.git_ml(&["remote", "add", "store", store.to_str().unwrap()])
+        .success();
+    env.git_ml(&["run", "--no-record"]).success();
+    env.commit_all("ran the pipeline");
+    env.git_ml(&["push", "--run-cache"]).success();
+
+    let clone = env.clone_repo();
+    // Without the remote run cache, the clone would have to run both stages.
+    let dry = clone
+        .git_ml(&["run", "--dry-run", "--json"])
+        .success()
+        .json();
+    assert_eq!(outcome(&dry, "prepare"), "would-run");
+    let r = clone
+        .git_ml(&["run", "--pull-run-cache", "--json", "--no-record"])
+        .success()
+        .json();
+    assert_eq!(outcome(&r, "prepare"), "restored");
+    assert_eq!(outcome(&r, "train"), "restored");
+    assert!(!clone.exists("log.txt"), "no stage ran in the clone");
+    assert_eq!(clone.read("model.txt"), b"5\n");
+    clone.git_ml(&["status"]).success();
+    // The lock is unchanged: the restored outputs are exactly what was committed.
+    assert_eq!(
+        std::fs::read_to_string(clone.path("gitml.lock")).unwrap(),
+        std::fs::read_to_string(env.path("gitml.lock")).unwrap()
+    );
+}
