@@ -88,8 +88,21 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
             .flat_map(|s| s.metrics.iter().map(|m| ws.abs(m)))
             .filter(|p| p.is_file())
             .collect();
+        // The params files stages read (beyond those declared in [params], which are always read).
+        let declared =
+            gitml::record::capture::Declared::from_project(&ws.config.project)?.params_files;
+        let mut params_files: Vec<std::path::PathBuf> = Vec::new();
+        for s in &dag.stages {
+            for p in &s.params {
+                let path = ws.abs(&p.file);
+                if !declared.contains(&p.file) && path.is_file() && !params_files.contains(&path) {
+                    params_files.push(path);
+                }
+            }
+        }
         let opts = gitml::record::capture::RecordOptions {
             metrics_files,
+            params_files,
             command: Some("git ml run".into()),
             duration: Some(results.iter().map(|r| r.seconds).sum()),
             allow_dirty: true,

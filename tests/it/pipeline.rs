@@ -78,6 +78,7 @@ fn runs_what_is_stale_and_skips_the_rest() {
     let show = env.git_ml(&["show", "--json"]).success().json();
     assert_eq!(show["origin"], "record");
     assert_eq!(show["runs"][0]["metrics"]["acc"], 0.9);
+    assert_eq!(show["runs"][0]["params"]["train.lr"], 0.1);
 
     // Nothing changed: nothing runs.
     let again = env.git_ml(&["run", "--json"]).success().json();
