@@ -11,6 +11,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod fsutil;
+pub mod gate;
 pub mod git;
 pub mod init;
 pub mod lock;

@@ -102,22 +102,7 @@ impl Render {
     }
 
     fn cell(&self, s: &str) -> String {
-        if !self.md {
-            return s.to_string();
-        }
-        // Markdown table cells: escape what would end the cell or start formatting.
-        let mut out = String::new();
-        for ch in s.chars() {
-            match ch {
-                '|' | '\\' | '`' | '*' | '_' | '<' | '>' | '[' | ']' => {
-                    out.push('\\');
-                    out.push(ch);
-                }
-                '\n' => out.push(' '),
-                c => out.push(c),
-            }
-        }
-        out
+        if self.md { md_escape(s) } else { s.to_string() }
     }
 
     fn table(&self, header: &[String], rows: Vec<Vec<String>>) -> String {
@@ -291,4 +276,25 @@ fn metrics_empty(d: &DiffReport, all: bool) -> bool {
         && !d.params.iter().any(|p| p.changed)
         && !d.data.iter().any(|r| r.status != "unchanged")
         && !d.models.iter().any(|m| m.changed)
+}
+
+/// Escape text for a GitHub Markdown table cell: what would end the cell, start formatting, a
+/// link or HTML is backslash-escaped (or, for `<` and `>`, written as entities); newlines become
+/// spaces.
+pub fn md_escape(s: &str) -> String {
+    let mut out = String::new();
+    for ch in s.chars() {
+        match ch {
+            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
 }

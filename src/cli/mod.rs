@@ -6,6 +6,7 @@
 //! Data goes to stdout, progress and diagnostics to stderr.
 
 mod add;
+mod check;
 mod checkout;
 mod completions;
 mod dag;
@@ -92,6 +93,7 @@ enum Command {
     Log(log::LogArgs),
     Diff(diff::DiffArgs),
     Run(run::RunArgs),
+    Check(check::CheckArgs),
     Dag(dag::DagArgs),
     MergeDriver(merge_driver::MergeDriverArgs),
     Completions(completions::CompletionsArgs),
@@ -167,6 +169,7 @@ pub fn main() -> ExitCode {
         Command::Log(a) => log::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
+        Command::Check(a) => check::run(&ctx, a),
         Command::Dag(a) => dag::run(&ctx, a),
         Command::MergeDriver(a) => merge_driver::run(&ctx, a),
         Command::Completions(a) => completions::run(a),

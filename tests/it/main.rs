@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod data;
+mod gates;
 mod pipeline;
 mod records;
 mod remote;
