@@ -19,6 +19,7 @@ pub mod oid;
 pub mod pipeline;
 pub mod progress;
 pub mod record;
+pub mod registry;
 pub mod remote;
 pub mod repo;
 pub mod workspace;

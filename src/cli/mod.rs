@@ -18,6 +18,7 @@ mod log;
 mod ls;
 mod man;
 mod merge_driver;
+mod model;
 mod output;
 mod pull;
 mod push;
@@ -94,6 +95,7 @@ enum Command {
     Diff(diff::DiffArgs),
     Run(run::RunArgs),
     Check(check::CheckArgs),
+    Model(model::ModelArgs),
     Dag(dag::DagArgs),
     MergeDriver(merge_driver::MergeDriverArgs),
     Completions(completions::CompletionsArgs),
@@ -170,6 +172,7 @@ pub fn main() -> ExitCode {
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
+        Command::Model(a) => model::run(&ctx, a),
         Command::Dag(a) => dag::run(&ctx, a),
         Command::MergeDriver(a) => merge_driver::run(&ctx, a),
         Command::Completions(a) => completions::run(a),

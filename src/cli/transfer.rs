@@ -137,6 +137,18 @@ pub fn sync_notes(ws: &Workspace, publish: bool, quiet: bool) -> gitml::Result<(
     let Some(remote) = gitml::record::sync::git_remote(root) else {
         return Ok(());
     };
+    // Registry tags travel with the records.
+    let tags = if publish {
+        gitml::record::sync::push_tags(root, &remote).map(|_| ())
+    } else {
+        gitml::record::sync::fetch_tags(root, &remote)
+    };
+    if let Err(e) = tags {
+        if publish {
+            return Err(e);
+        }
+        eprintln!("warning: registry tags were not fetched from `{remote}`: {e}");
+    }
     let result = if publish {
         gitml::record::sync::push(root, &remote)
     } else {

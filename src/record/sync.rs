@@ -172,3 +172,25 @@ pub fn push(root: &Path, remote: &str) -> Result<NotesSync> {
         }
     }
 }
+
+/// Push the model registry's tags (GTO format) that the remote lacks; never forced, so a tag the
+/// remote has with another target is reported, not overwritten.
+pub fn push_tags(root: &Path, remote: &str) -> Result<usize> {
+    let tags: Vec<String> = crate::registry::events(root)?
+        .into_iter()
+        .map(|e| format!("refs/tags/{}", e.tag))
+        .collect();
+    if tags.is_empty() {
+        return Ok(0);
+    }
+    let mut args = vec!["push", "--quiet", "--no-verify", remote];
+    args.extend(tags.iter().map(String::as_str));
+    git::run(root, &args)?;
+    Ok(tags.len())
+}
+
+/// Fetch the remote's tags (registry events among them); existing tags are never clobbered.
+pub fn fetch_tags(root: &Path, remote: &str) -> Result<()> {
+    git::run(root, &["fetch", "--quiet", "--tags", remote])?;
+    Ok(())
+}

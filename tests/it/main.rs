@@ -10,6 +10,7 @@ mod data;
 mod gates;
 mod pipeline;
 mod records;
+mod registry;
 mod remote;
 mod s3;
 mod seaweed;
