@@ -192,3 +192,72 @@ fn registry_tags_travel_with_push_and_pull() {
     let show = clone.git_ml(&["model", "show", "--json"]).success().json();
     assert_eq!(show[0]["stages"]["production"], "v0.1.0");
 }
+
+/// GTO (from PyPI) reads the tags git-ml writes, and git-ml reads the tags GTO writes.
+#[test]
+fn gto_round_trip() {
+    let env = setup();
+    env.git_ml(&["model", "register", "churn", "--version", "v1.0.0"])
+        .success();
+    env.git_ml(&["model", "promote", "churn", "production"])
+        .success();
+    let gto = |args: &[&str]| -> String {
+        let out = env
+            .command("gto", &env.root)
+            // GTO's git library reads only git's raw date format, not ISO 8601.
+            .env("GIT_COMMITTER_DATE", "1767225600 +0000")
+            .env("GIT_AUTHOR_DATE", "1767225600 +0000")
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("cannot run `gto` ({e}); install it with `pip install gto`")
+            });
+        assert!(
+            out.status.success(),
+            "gto {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown: serde_json::Value = serde_json::from_str(&gto(&["show", "--json"])).unwrap();
+    assert_eq!(shown["churn"]["version"], "v1.0.0", "{shown}");
+    assert_eq!(shown["churn"]["stage"]["production"], "v1.0.0", "{shown}");
+    let history = gto(&["history", "churn", "--json"]);
+    assert!(history.contains("churn#production#1"), "{history}");
+
+    // Now GTO writes: a new version, a stage, and a deprecation of the old stage.
+    new_version(&env, 3, 0.9);
+    gto(&["register", "churn", "HEAD", "--version", "v1.1.0"]);
+    gto(&[
+        "assign",
+        "churn",
+        "--version",
+        "v1.1.0",
+        "--stage",
+        "staging",
+    ]);
+    gto(&["deprecate", "churn", "v1.0.0", "production"]);
+    let ours = env
+        .git_ml(&["model", "show", "churn", "--json"])
+        .success()
+        .json();
+    assert_eq!(ours[0]["latest"], "v1.1.0", "{ours}");
+    assert_eq!(ours[0]["stages"]["staging"], "v1.1.0", "{ours}");
+    assert!(ours[0]["stages"].get("production").is_none(), "{ours}");
+    // And our next event number continues GTO's count.
+    let r = env
+        .git_ml(&["model", "promote", "churn", "production", "--json"])
+        .success()
+        .json();
+    let n: u64 = r["tag"]
+        .as_str()
+        .unwrap()
+        .rsplit('#')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n >= 4, "{r}");
+    let shown: serde_json::Value = serde_json::from_str(&gto(&["show", "--json"])).unwrap();
+    assert_eq!(shown["churn"]["stage"]["production"], "v1.1.0", "{shown}");
+}
