@@ -56,10 +56,10 @@ pub fn run(ctx: &Ctx, args: DiffArgs) -> gitml::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-struct Render {
-    precision: usize,
-    all: bool,
-    md: bool,
+pub struct Render {
+    pub precision: usize,
+    pub all: bool,
+    pub md: bool,
 }
 
 impl Render {
@@ -137,7 +137,7 @@ impl Render {
         }
     }
 
-    fn render(&self, d: &DiffReport) -> String {
+    pub fn render(&self, d: &DiffReport) -> String {
         let (old, new) = (Self::label(&d.old), Self::label(&d.new));
         let source = |s: &gitml::record::diff::Side| match s.origin {
             gitml::record::Origin::Record => format!("{} run record(s)", s.runs),

@@ -24,6 +24,7 @@ mod pull;
 mod push;
 mod record;
 mod remote;
+mod report;
 mod rm;
 mod run;
 mod show;
@@ -96,6 +97,7 @@ enum Command {
     Run(run::RunArgs),
     Check(check::CheckArgs),
     Model(model::ModelArgs),
+    Report(report::ReportArgs),
     Dag(dag::DagArgs),
     MergeDriver(merge_driver::MergeDriverArgs),
     Completions(completions::CompletionsArgs),
@@ -173,6 +175,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Model(a) => model::run(&ctx, a),
+        Command::Report(a) => report::run(&ctx, a),
         Command::Dag(a) => dag::run(&ctx, a),
         Command::MergeDriver(a) => merge_driver::run(&ctx, a),
         Command::Completions(a) => completions::run(a),

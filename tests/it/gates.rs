@@ -180,3 +180,86 @@ fn the_baseline_can_be_the_model_in_production() {
     out.code(2);
     assert!(out.stderr.contains("clf#staging#N"), "{}", out.stderr);
 }
+
+#[test]
+fn report_in_markdown_html_and_json_with_history_charts() {
+    let env = setup();
+    for (i, acc) in [0.91, 0.92].iter().enumerate() {
+        env.write(
+            "metrics.json",
+            format!(r#"{{"acc": {acc}, "loss": 0.3, "a|b<script>": {i}}}"#),
+        );
+        env.commit_all(&format!("step {i}"));
+        env.git_ml(&["record"]).success();
+    }
+    let md = env
+        .git_ml(&["report", "--format", "md", "--base", "main"])
+        .success()
+        .stdout
+        .clone();
+    assert!(md.starts_with("## git-ml report"), "{md}");
+    assert!(md.contains("**Gates: PASS**"), "{md}");
+    assert!(md.contains("```mermaid\nxychart-beta"), "{md}");
+    assert!(md.contains("| Metric |"), "{md}");
+    assert!(!md.contains("<script>"), "{md}");
+    let html_file = env.base.join("report.html");
+    env.git_ml(&[
+        "report",
+        "--format",
+        "html",
+        "--base",
+        "main",
+        "-o",
+        html_file.to_str().unwrap(),
+    ])
+    .success();
+    let html = std::fs::read_to_string(&html_file).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("a|b&lt;script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>"), "{html}");
+    let j = env
+        .git_ml(&["report", "--format", "json", "--base", "main"])
+        .success()
+        .json();
+    assert_eq!(j["passed"], true);
+    assert!(
+        j["history"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["metric"] == "acc")
+    );
+}
+
+#[test]
+fn markdown_reports_stay_under_githubs_comment_limit() {
+    let env = TestEnv::new();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str("\n[metrics]\nfiles = [\"metrics.json\"]\n");
+    env.write("gitml.toml", toml);
+    let many = |v: f64| {
+        let body: Vec<String> = (0..3000)
+            .map(|i| {
+                format!(
+                    "\"metric_with_a_long_descriptive_name_{i:04}\": {}",
+                    v + i as f64
+                )
+            })
+            .collect();
+        format!("{{{}}}", body.join(","))
+    };
+    env.write("metrics.json", many(0.0));
+    env.commit_all("base");
+    env.git(&["checkout", "-q", "-b", "x"]);
+    env.write("metrics.json", many(0.5));
+    env.commit_all("x");
+    let md = env
+        .git_ml(&["report", "--format", "md", "--base", "main"])
+        .success()
+        .stdout
+        .clone();
+    assert!(md.len() <= 64 * 1024, "{} bytes", md.len());
+    assert!(md.contains("truncated"), "no truncation note");
+}
