@@ -67,7 +67,7 @@ pub fn open(
     let spec = remote::choose(&ws.config, name)?;
     let kind = spec.kind(ws.root())?;
     let jobs = remote::jobs(&spec, &kind, &ws.config, jobs);
-    Ok((remote::open(&spec, ws.root())?, jobs))
+    Ok((remote::open(&spec, ws.root(), &ws.config)?, jobs))
 }
 
 /// Print a transfer's outcome; an error (exit 2) if anything failed or was missing.

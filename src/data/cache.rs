@@ -228,6 +228,32 @@ impl Cache {
         result
     }
 
+    /// Hard-link `src` (a directory remote's object on the same file system) into the cache under
+    /// `expected`, verifying the linked inode's bytes first. `None` when a link is not possible
+    /// (another file system, no permission): the caller copies instead. The link is made before
+    /// hashing, so what is verified is exactly the inode that gets published.
+    pub fn insert_link_verified(&self, src: &Path, expected: &Oid) -> Result<Option<Verified>> {
+        if self.contains(expected) {
+            return Ok(Some(Verified::Stored(
+                fs::metadata(self.object_path(expected))?.len(),
+            )));
+        }
+        let temp = self.new_temp()?;
+        if std::fs::hard_link(src, &temp).is_err() {
+            return Ok(None);
+        }
+        let result = (|| {
+            let (actual, size) = hash_file(&temp)?;
+            if actual != *expected {
+                return Ok(Some(Verified::Mismatch(actual)));
+            }
+            self.publish(&temp, &actual)?;
+            Ok(Some(Verified::Stored(size)))
+        })();
+        let _ = std::fs::remove_file(&temp);
+        result
+    }
+
     /// A writer for an object arriving as a stream (a download); see [`ObjectWriter`].
     pub fn writer(&self) -> Result<ObjectWriter<'_>> {
         let temp = self.new_temp()?;

@@ -284,8 +284,10 @@ pub fn choose(config: &Config, name: Option<&str>) -> Result<RemoteSpec> {
     }
 }
 
-/// Connect to a remote (no network traffic yet).
-pub fn open(spec: &RemoteSpec, root: &Path) -> Result<Box<dyn Transport>> {
+/// Connect to a remote (no network traffic yet). Directory remotes may hard-link objects with
+/// the cache unless the work tree may hold hard links to cache objects.
+pub fn open(spec: &RemoteSpec, root: &Path, config: &Config) -> Result<Box<dyn Transport>> {
+    let link = !config.link.contains(&crate::config::LinkMode::Hardlink);
     for var in [
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
@@ -298,7 +300,9 @@ pub fn open(spec: &RemoteSpec, root: &Path) -> Result<Box<dyn Transport>> {
         }
     }
     match spec.kind(root)? {
-        Kind::Dir(path) => Ok(Box::new(transport::DirTransport::new(&spec.name, path))),
+        Kind::Dir(path) => Ok(Box::new(transport::DirTransport::new(
+            &spec.name, path, link,
+        ))),
         kind => Ok(Box::new(store::StoreTransport::new(spec, kind)?)),
     }
 }

@@ -66,13 +66,17 @@ pub fn corrupt(remote: &str, oid: &Oid, actual: Oid) -> Error {
 pub struct DirTransport {
     name: String,
     root: PathBuf,
+    /// Hard-link objects between cache and remote when both are on one file system.
+    link: bool,
 }
 
 impl DirTransport {
-    pub fn new(name: &str, root: PathBuf) -> DirTransport {
+    /// `link`: objects may be hard-linked between the cache and this remote (see `put`).
+    pub fn new(name: &str, root: PathBuf, link: bool) -> DirTransport {
         DirTransport {
             name: name.to_string(),
             root,
+            link,
         }
     }
 
@@ -110,10 +114,11 @@ impl Transport for DirTransport {
         }
     }
 
-    /// Copy into a temporary file beside the destination, then rename: a reader (or a second
-    /// pusher) never sees a partial object. Reflink where the file system can, else a kernel copy.
-    /// Hard links are not used: a cache object hard-linked into a work tree (link mode
-    /// `hardlink`) would then share its inode with the remote.
+    /// Link or copy into a temporary file beside the destination, then rename: a reader (or a
+    /// second pusher) never sees a partial object. On the same file system a hard link (objects
+    /// are immutable and read-only on both sides, so sharing the inode is safe) — unless the
+    /// work tree may hold hard links to cache objects (`cache.link` includes `hardlink`): an
+    /// in-place edit there would then reach the remote. Else a reflink, else a kernel copy.
     fn put(&self, oid: &Oid, src: &Path, size: u64, progress: &dyn Fn(u64)) -> Result<()> {
         let dest = self.path(oid);
         if dest.is_file() {
@@ -123,8 +128,10 @@ impl Transport for DirTransport {
         fs::create_dir_all(dest.parent().expect("object has a parent"))?;
         let temp = fsutil::temp_path_for(&dest);
         let result = (|| -> std::io::Result<()> {
-            reflink_copy::reflink_or_copy(src, &temp)?;
-            fsutil::make_read_only(&temp, false)?;
+            if !(self.link && std::fs::hard_link(src, &temp).is_ok()) {
+                reflink_copy::reflink_or_copy(src, &temp)?;
+                fsutil::make_read_only(&temp, false)?;
+            }
             std::fs::rename(&temp, &dest)
         })();
         if let Err(e) = result {
@@ -146,7 +153,16 @@ impl Transport for DirTransport {
                 RemoteErrorKind::MissingObject,
             ));
         }
-        match cache.insert_file_verified(&src, oid)? {
+        let linked = if self.link {
+            cache.insert_link_verified(&src, oid)?
+        } else {
+            None
+        };
+        let verified = match linked {
+            Some(v) => v,
+            None => cache.insert_file_verified(&src, oid)?,
+        };
+        match verified {
             Verified::Stored(size) => {
                 progress(size);
                 Ok(size)

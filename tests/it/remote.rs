@@ -400,3 +400,44 @@ fn a_secret_in_the_project_file_is_refused_without_echoing_it() {
     list.success();
     assert!(!list.stdout.contains("do-not-print-me"), "{}", list.stdout);
 }
+
+#[test]
+fn same_file_system_remotes_share_inodes_unless_the_work_tree_may_link_to_the_cache() {
+    use std::os::unix::fs::MetadataExt;
+    let (env, store) = setup();
+    env.git_ml(&["push"]).success();
+    let model = env.read("model.bin");
+    let h = blake3::hash(&model).to_hex().to_string();
+    let in_store = store.join("blake3").join(&h[..2]).join(&h[2..]);
+    let in_cache = env.object_path(&model);
+    assert_eq!(
+        std::fs::metadata(&in_store).unwrap().ino(),
+        std::fs::metadata(&in_cache).unwrap().ino(),
+        "push hard-links on one file system"
+    );
+    // Pulling into a clone links the other way, after verifying the linked bytes.
+    let clone = env.clone_repo();
+    clone.git_ml(&["pull"]).success();
+    assert_eq!(
+        std::fs::metadata(clone.object_path(&model)).unwrap().ino(),
+        std::fs::metadata(&in_store).unwrap().ino()
+    );
+    assert_eq!(clone.read("model.bin"), model);
+    // The work tree got a copy, never the shared inode.
+    assert_ne!(
+        std::fs::metadata(clone.path("model.bin")).unwrap().ino(),
+        std::fs::metadata(&in_store).unwrap().ino()
+    );
+    // With hard links allowed in the work tree, the remote gets copies.
+    let other = env.base.join("store2");
+    std::fs::create_dir_all(&other).unwrap();
+    env.git_ml(&["remote", "add", "other", other.to_str().unwrap()])
+        .success();
+    env.git_ml(&["-c", "cache.link=hardlink,copy", "push", "-r", "other"])
+        .success();
+    let copy = other.join("blake3").join(&h[..2]).join(&h[2..]);
+    assert_ne!(
+        std::fs::metadata(&copy).unwrap().ino(),
+        std::fs::metadata(&in_cache).unwrap().ino()
+    );
+}
