@@ -111,12 +111,62 @@ fn num(s: &Option<gitml::record::diff::Stat>) -> String {
 
 /// The verdict and one row per gate, as a terminal table or Markdown.
 pub fn render(r: &CheckReport, md: bool) -> String {
-    let label = |s: &gitml::record::diff::Side| match &s.commit {
+    let label = side_label;
+    let verdict = if r.passed { "PASS" } else { "FAIL" };
+    let rows = gate_rows(r);
+    let header = [
+        "Metric".to_string(),
+        label(&r.base),
+        label(&r.new),
+        "Gate".into(),
+        "Rule".into(),
+    ];
+    if md {
+        let esc = super::diff::md_escape;
+        let mut out = format!(
+            "**Gates: {verdict}** ({} against {})\n\n| {} |\n|{}\n",
+            esc(&label(&r.new)),
+            esc(&label(&r.base)),
+            header
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | "),
+            " --- |".repeat(header.len())
+        );
+        for row in rows {
+            out.push_str(&format!(
+                "| {} |\n",
+                row.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
+            ));
+        }
+        out
+    } else {
+        let mut t = comfy_table::Table::new();
+        t.load_preset(comfy_table::presets::NOTHING);
+        t.set_header(header);
+        for row in rows {
+            t.add_row(row);
+        }
+        format!(
+            "gates: {verdict} ({} against {})\n{t}\n",
+            label(&r.new),
+            label(&r.base)
+        )
+    }
+}
+
+/// How a side is named in tables: `rev (commit)`, the short commit, or `workspace`.
+pub fn side_label(s: &gitml::record::diff::Side) -> String {
+    match &s.commit {
         Some(c) if s.rev.len() == 40 => c[..10].to_string(),
         Some(c) => format!("{} ({})", s.rev, &c[..10]),
         None => s.rev.clone(),
-    };
-    let verdict = if r.passed { "PASS" } else { "FAIL" };
+    }
+}
+
+/// One row per gate: metric, old, new, verdict, rules (unescaped).
+pub fn gate_rows(r: &CheckReport) -> Vec<[String; 5]> {
     let mut rows = Vec::new();
     for g in &r.gates {
         let v = match g.verdict {
@@ -161,44 +211,5 @@ pub fn render(r: &CheckReport, md: bool) -> String {
             format!("{}; {direction}", rules.join("; ")),
         ]);
     }
-    let header = [
-        "Metric".to_string(),
-        label(&r.base),
-        label(&r.new),
-        "Gate".into(),
-        "Rule".into(),
-    ];
-    if md {
-        let esc = super::diff::md_escape;
-        let mut out = format!(
-            "**Gates: {verdict}** ({} against {})\n\n| {} |\n|{}\n",
-            esc(&label(&r.new)),
-            esc(&label(&r.base)),
-            header
-                .iter()
-                .map(|h| esc(h))
-                .collect::<Vec<_>>()
-                .join(" | "),
-            " --- |".repeat(header.len())
-        );
-        for row in rows {
-            out.push_str(&format!(
-                "| {} |\n",
-                row.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
-            ));
-        }
-        out
-    } else {
-        let mut t = comfy_table::Table::new();
-        t.load_preset(comfy_table::presets::NOTHING);
-        t.set_header(header);
-        for row in rows {
-            t.add_row(row);
-        }
-        format!(
-            "gates: {verdict} ({} against {})\n{t}\n",
-            label(&r.new),
-            label(&r.base)
-        )
-    }
+    rows
 }

@@ -137,7 +137,8 @@ impl Render {
         }
     }
 
-    pub fn render(&self, d: &DiffReport) -> String {
+    /// The rows of each section (unescaped), and the sides' labels and sources.
+    pub fn sections(&self, d: &DiffReport) -> Sections {
         let (old, new) = (Self::label(&d.old), Self::label(&d.new));
         let source = |s: &gitml::record::diff::Side| match s.origin {
             gitml::record::Origin::Record => format!("{} run record(s)", s.runs),
@@ -145,22 +146,6 @@ impl Render {
             gitml::record::Origin::Worktree => "files in the working tree".into(),
             gitml::record::Origin::None => "no metrics".into(),
         };
-        let mut out = String::new();
-        if self.md {
-            out.push_str(&format!(
-                "**{}** ({}) → **{}** ({})\n\n",
-                self.cell(&old),
-                source(&d.old),
-                self.cell(&new),
-                source(&d.new)
-            ));
-        } else {
-            out.push_str(&format!(
-                "{old} ({}) -> {new} ({})\n\n",
-                source(&d.old),
-                source(&d.new)
-            ));
-        }
         let metrics: Vec<Vec<String>> = d
             .metrics
             .iter()
@@ -179,15 +164,6 @@ impl Render {
                 ]
             })
             .collect();
-        let h = |first: &str, rest: &[&str]| -> Vec<String> {
-            let mut v = vec![first.to_string(), old.clone(), new.clone()];
-            v.extend(rest.iter().map(|s| s.to_string()));
-            v
-        };
-        if !metrics.is_empty() {
-            out.push_str(&self.table(&h("Metric", &["Change", "Relative"]), metrics));
-            out.push('\n');
-        }
         let params: Vec<Vec<String>> = d
             .params
             .iter()
@@ -201,10 +177,6 @@ impl Render {
                 vec![p.name.clone(), v(&p.old), v(&p.new)]
             })
             .collect();
-        if !params.is_empty() {
-            out.push_str(&self.table(&h("Param", &[]), params));
-            out.push('\n');
-        }
         let data: Vec<Vec<String>> = d
             .data
             .iter()
@@ -234,10 +206,6 @@ impl Render {
                 ]
             })
             .collect();
-        if !data.is_empty() {
-            out.push_str(&self.table(&h("Data", &["Size change", "What"]), data));
-            out.push('\n');
-        }
         let models: Vec<Vec<String>> = d
             .models
             .iter()
@@ -260,6 +228,56 @@ impl Render {
                 ]
             })
             .collect();
+        Sections {
+            old_source: source(&d.old),
+            new_source: source(&d.new),
+            old,
+            new,
+            metrics,
+            params,
+            data,
+            models,
+        }
+    }
+
+    pub fn render(&self, d: &DiffReport) -> String {
+        let Sections {
+            old,
+            new,
+            old_source,
+            new_source,
+            metrics,
+            params,
+            data,
+            models,
+        } = self.sections(d);
+        let mut out = String::new();
+        if self.md {
+            out.push_str(&format!(
+                "**{}** ({old_source}) → **{}** ({new_source})\n\n",
+                self.cell(&old),
+                self.cell(&new),
+            ));
+        } else {
+            out.push_str(&format!("{old} ({old_source}) -> {new} ({new_source})\n\n"));
+        }
+        let h = |first: &str, rest: &[&str]| -> Vec<String> {
+            let mut v = vec![first.to_string(), old.clone(), new.clone()];
+            v.extend(rest.iter().map(|s| s.to_string()));
+            v
+        };
+        if !metrics.is_empty() {
+            out.push_str(&self.table(&h("Metric", &["Change", "Relative"]), metrics));
+            out.push('\n');
+        }
+        if !params.is_empty() {
+            out.push_str(&self.table(&h("Param", &[]), params));
+            out.push('\n');
+        }
+        if !data.is_empty() {
+            out.push_str(&self.table(&h("Data", &["Size change", "What"]), data));
+            out.push('\n');
+        }
         if !models.is_empty() {
             out.push_str(&self.table(&h("Model", &["Status"]), models));
             out.push('\n');
@@ -269,6 +287,18 @@ impl Render {
         }
         out
     }
+}
+
+/// A diff's sections as rows of cells, for tables and templates.
+pub struct Sections {
+    pub old: String,
+    pub new: String,
+    pub old_source: String,
+    pub new_source: String,
+    pub metrics: Vec<Vec<String>>,
+    pub params: Vec<Vec<String>>,
+    pub data: Vec<Vec<String>>,
+    pub models: Vec<Vec<String>>,
 }
 
 fn metrics_empty(d: &DiffReport, all: bool) -> bool {

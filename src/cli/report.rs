@@ -35,6 +35,32 @@ pub struct ReportArgs {
     /// Commits of history in the charts
     #[arg(long, default_value_t = 10, value_name = "N")]
     last: usize,
+
+    /// A minijinja template for `--format md` instead of `[report] template` or the built-in
+    /// one (templates/report.md.j2)
+    #[arg(long, value_name = "FILE")]
+    template: Option<PathBuf>,
+}
+
+/// The Markdown template to use, and a name for errors.
+fn template(
+    ws: &gitml::Workspace,
+    flag: Option<&std::path::Path>,
+) -> gitml::Result<(String, String)> {
+    let configured = ws
+        .config
+        .project
+        .get("report")
+        .and_then(|r| r.get("template"))
+        .and_then(|t| t.as_str())
+        .map(|t| ws.abs(t));
+    match flag.map(|f| ws.cwd.join(f)).or(configured) {
+        Some(path) => Ok((path.display().to_string(), fs_err::read_to_string(&path)?)),
+        None => Ok((
+            "templates/report.md.j2 (built in)".into(),
+            TEMPLATE.to_string(),
+        )),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -151,7 +177,10 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
             }
             out
         }
-        Format::Md => markdown(&check, &diff, &series, !gates.is_empty()),
+        Format::Md => {
+            let (name, text) = template(&ws, args.template.as_deref())?;
+            markdown(&check, &diff, &series, !gates.is_empty(), &text, &name)?
+        }
         Format::Html => html(&check, &diff, &series, !gates.is_empty()),
     };
     match &args.output {
@@ -165,43 +194,84 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
     })
 }
 
+/// The built-in template (templates/report.md.j2); `[report] template` or `--template` replaces it.
+const TEMPLATE: &str = include_str!("../../templates/report.md.j2");
+
 fn markdown(
     check: &gitml::gate::CheckReport,
     diff: &gitml::record::diff::DiffReport,
     series: &[Series],
     gated: bool,
-) -> String {
+    template: &str,
+    template_name: &str,
+) -> gitml::Result<String> {
     let esc = super::diff::md_escape;
-    let mut out = String::from("## git-ml report\n\n");
-    if gated {
-        out.push_str(&super::check::render(check, true));
-        out.push('\n');
+    let row = |cells: &[String], keys: &[&str]| -> serde_json::Value {
+        keys.iter()
+            .zip(cells)
+            .map(|(k, c)| (k.to_string(), serde_json::Value::String(esc(c))))
+            .collect::<serde_json::Map<_, _>>()
+            .into()
+    };
+    let sections = super::diff::Render {
+        precision: 4,
+        all: false,
+        md: false,
     }
-    out.push_str(
-        &super::diff::Render {
-            precision: 4,
-            all: false,
-            md: true,
-        }
-        .render(diff),
-    );
-    for s in series.iter().filter(|s| s.points.len() >= 2) {
-        // Mermaid strings: quotes and brackets would end the literal; keep names plain.
-        let q = |t: &str| t.replace(['"', '[', ']', '\n', '`', '<', '>', '&'], " ");
-        let xs: Vec<String> = s
-            .points
-            .iter()
-            .map(|p| format!("\"{}\"", q(&p.0)))
-            .collect();
-        let ys: Vec<String> = s.points.iter().map(|p| format!("{}", p.1)).collect();
-        out.push_str(&format!(
-            "\n<details><summary>{} over the last {} commits</summary>\n\n```mermaid\nxychart-beta\n    title \"{}\"\n    x-axis [{}]\n    line [{}]\n```\n\n</details>\n",
-            esc(&s.metric),
-            s.points.len(),
-            q(&s.metric),
-            xs.join(", "),
-            ys.join(", ")
-        ));
+    .sections(diff);
+    let rows = |list: &[Vec<String>], keys: &[&str]| -> Vec<serde_json::Value> {
+        list.iter().map(|r| row(r, keys)).collect()
+    };
+    // Mermaid string literals: quotes, brackets and markup would end or inject; keep names plain.
+    let q = |t: &str| t.replace(['"', '[', ']', '\n', '`', '<', '>', '&'], " ");
+    let charts: Vec<serde_json::Value> = series
+        .iter()
+        .filter(|s| s.points.len() >= 2)
+        .map(|s| {
+            let xs: Vec<String> = s
+                .points
+                .iter()
+                .map(|p| format!("\"{}\"", q(&p.0)))
+                .collect();
+            let ys: Vec<String> = s.points.iter().map(|p| format!("{}", p.1)).collect();
+            serde_json::json!({
+                "metric": esc(&s.metric),
+                "title": q(&s.metric),
+                "points": s.points.len(),
+                "xs": xs.join(", "),
+                "ys": ys.join(", "),
+            })
+        })
+        .collect();
+    let gates: Vec<serde_json::Value> = super::check::gate_rows(check)
+        .iter()
+        .map(|r| row(r, &["metric", "old", "new", "verdict", "rules"]))
+        .collect();
+    let context = serde_json::json!({
+        "verdict": if gated { Some(if check.passed { "PASS" } else { "FAIL" }) } else { None },
+        "base_label": esc(&super::check::side_label(&check.base)),
+        "new_label": esc(&super::check::side_label(&check.new)),
+        "base_source": esc(&sections.old_source),
+        "new_source": esc(&sections.new_source),
+        "gates": gates,
+        "metrics": rows(&sections.metrics, &["name", "old", "new", "change", "relative"]),
+        "params": rows(&sections.params, &["name", "old", "new"]),
+        "data": rows(&sections.data, &["path", "old", "new", "delta", "what"]),
+        "models": rows(&sections.models, &["name", "old", "new", "status"]),
+        "charts": charts,
+    });
+    let mut env = minijinja::Environment::new();
+    let bad = |e: minijinja::Error| gitml::Error::Config {
+        file: template_name.to_string(),
+        message: e.to_string(),
+    };
+    env.add_template("report", template).map_err(bad)?;
+    let mut out = env
+        .get_template("report")
+        .and_then(|t| t.render(minijinja::value::Serde(&context)))
+        .map_err(bad)?;
+    if !out.ends_with('\n') {
+        out.push('\n');
     }
     if out.len() > MD_LIMIT {
         let mut cut = MD_LIMIT;
@@ -218,7 +288,7 @@ fn markdown(
         }
         out.push_str("\n\n_Report truncated to fit GitHub's comment limit; run `git ml report --format md` for all of it._\n");
     }
-    out
+    Ok(out)
 }
 
 fn html_escape(s: &str) -> String {

@@ -263,3 +263,33 @@ fn markdown_reports_stay_under_githubs_comment_limit() {
     assert!(md.len() <= 64 * 1024, "{} bytes", md.len());
     assert!(md.contains("truncated"), "no truncation note");
 }
+
+#[test]
+fn a_repository_template_replaces_the_built_in_one_and_still_escapes() {
+    let env = setup();
+    env.write(
+        "metrics.json",
+        r#"{"acc": 0.95, "loss": 0.3, "a|b<script>": 5}"#,
+    );
+    env.commit_all("better");
+    env.git_ml(&["record"]).success();
+    env.write(
+        "ci/report.md.j2",
+        "custom {{ verdict }}:{% for m in metrics %} {{ m.name }}={{ m.new }};{% endfor %}\n",
+    );
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str("\n[report]\ntemplate = \"ci/report.md.j2\"\n");
+    env.write("gitml.toml", toml);
+    let md = env
+        .git_ml(&["report", "--format", "md", "--base", "main"])
+        .success()
+        .stdout
+        .clone();
+    assert!(md.starts_with("custom PASS:"), "{md}");
+    assert!(md.contains("a\\|b&lt;script&gt;=5.0000;"), "{md}");
+    assert!(md.contains("acc=0.9500;"), "{md}");
+    env.write("ci/broken.md.j2", "{% for m in metrics %}never closed");
+    let out = env.git_ml(&["report", "--format", "md", "--template", "ci/broken.md.j2"]);
+    out.code(2);
+    assert!(out.stderr.contains("broken.md.j2"), "{}", out.stderr);
+}
