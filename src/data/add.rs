@@ -43,6 +43,26 @@ pub struct AddReport {
 }
 
 pub fn add(ws: &Workspace, paths: &[PathBuf], progress: &dyn Progress) -> Result<AddReport> {
+    add_with(ws, paths, progress, &AddContext::default())
+}
+
+/// What a caller adding many times in a row (the pipeline, once per stage) already knows.
+#[derive(Default)]
+pub struct AddContext<'a> {
+    /// Tracked paths, when the caller listed them already (saves a walk of the work tree).
+    pub tracked: Option<&'a [crate::workspace::Tracked]>,
+    /// A file-system clock read earlier (an earlier clock only makes more files "racy").
+    pub clock: Option<i64>,
+    /// Skip the `git ls-files` check for paths git itself tracks.
+    pub no_git_warnings: bool,
+}
+
+pub fn add_with(
+    ws: &Workspace,
+    paths: &[PathBuf],
+    progress: &dyn Progress,
+    ctx: &AddContext<'_>,
+) -> Result<AddReport> {
     ws.require_initialised()?;
     let mut rels = Vec::new();
     for p in paths {
@@ -61,7 +81,14 @@ pub fn add(ws: &Workspace, paths: &[PathBuf], progress: &dyn Progress) -> Result
         }
     }
     let _lock = ws.lock(&|holder| progress.message(&format!("waiting for {holder} to finish")))?;
-    let tracked = ws.find_tracked()?;
+    let listed;
+    let tracked: &[crate::workspace::Tracked] = match ctx.tracked {
+        Some(t) => t,
+        None => {
+            listed = ws.find_tracked()?;
+            &listed
+        }
+    };
     for rel in &rels {
         let mut ancestor = rel.as_str();
         while let Some((parent, _)) = ancestor.rsplit_once('/') {
@@ -83,7 +110,10 @@ pub fn add(ws: &Workspace, paths: &[PathBuf], progress: &dyn Progress) -> Result
     }
 
     ws.cache.sweep_temps();
-    let clock = ws.clock()?;
+    let clock = match ctx.clock {
+        Some(c) => c,
+        None => ws.clock()?,
+    };
     let index = ws.load_index();
     let learned = Mutex::new(StatIndex::default());
     let mut report = AddReport {
@@ -108,7 +138,9 @@ pub fn add(ws: &Workspace, paths: &[PathBuf], progress: &dyn Progress) -> Result
     index.absorb(&learned);
     index.save()?;
     result?;
-    report.warnings.extend(git_tracked_warnings(ws, &rels));
+    if !ctx.no_git_warnings {
+        report.warnings.extend(git_tracked_warnings(ws, &rels));
+    }
     Ok(report)
 }
 

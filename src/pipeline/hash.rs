@@ -1,5 +1,7 @@
 //! Content digests of stage dependencies and outputs, the same oids `git ml add` would give, with
-//! the stat index so that an unchanged file costs a `stat`, not a read.
+//! the stat index so that an unchanged file costs a `stat`, not a read. One [`Digester`] serves a
+//! whole run: the index is loaded and the file-system clock read once, and what was learned is
+//! saved at the end.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -11,21 +13,38 @@ use crate::oid::Oid;
 use crate::progress::Silent;
 use crate::workspace::Workspace;
 
-/// Digest of each path (`None`: it does not exist). Learned stats are saved to the index.
-pub fn digests(ws: &Workspace, paths: &[String]) -> Result<BTreeMap<String, Option<Oid>>> {
-    let clock = ws.clock()?;
-    let mut index = ws.load_index();
-    let learned = Mutex::new(StatIndex::default());
-    let mut out = BTreeMap::new();
-    {
+pub struct Digester {
+    /// The file-system clock when the run began: files written later are "racy" and re-hashed,
+    /// which is what a stage's fresh outputs need.
+    pub clock: i64,
+    index: StatIndex,
+    learned: Mutex<StatIndex>,
+}
+
+impl Digester {
+    pub fn new(ws: &Workspace) -> Result<Digester> {
+        Ok(Digester {
+            clock: ws.clock()?,
+            index: ws.load_index(),
+            learned: Mutex::new(StatIndex::default()),
+        })
+    }
+
+    /// Digest of each path (`None`: it does not exist).
+    pub fn digests(
+        &self,
+        ws: &Workspace,
+        paths: &[String],
+    ) -> Result<BTreeMap<String, Option<Oid>>> {
         let resolver = scan::Resolver {
-            index: &index,
-            learned: &learned,
+            index: &self.index,
+            learned: &self.learned,
             cache: &ws.cache,
             mode: Hashing::HashOnly,
-            clock_ns: clock,
+            clock_ns: self.clock,
             progress: &Silent,
         };
+        let mut out = BTreeMap::new();
         for rel in paths {
             let abs = ws.abs(rel);
             let oid = match scan::scan(&abs, rel, &ws.cache)? {
@@ -41,12 +60,17 @@ pub fn digests(ws: &Workspace, paths: &[String]) -> Result<BTreeMap<String, Opti
             };
             out.insert(rel.clone(), oid);
         }
+        Ok(out)
     }
-    let learned = learned.into_inner().expect("index updates");
-    if learned.is_dirty() {
-        index.absorb(&learned);
-        // A failed save only costs re-hashing next time.
-        let _ = index.save();
+
+    /// Save what was learned (a failed save only costs re-hashing next time).
+    pub fn save(self, ws: &Workspace) {
+        let learned = self.learned.into_inner().expect("index updates");
+        if learned.is_dirty() {
+            // Reload: `add` (for outputs) may have saved the index meanwhile.
+            let mut index = ws.load_index();
+            index.absorb(&learned);
+            let _ = index.save();
+        }
     }
-    Ok(out)
 }

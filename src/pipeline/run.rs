@@ -16,7 +16,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::dag::Dag;
-use super::hash::digests;
+use super::hash::Digester;
 use super::lockfile::{Entry, LockFile};
 use super::{Stage, default_params_file, runcache};
 use crate::data::pointer::{Pointer, pointer_path};
@@ -351,6 +351,12 @@ fn execute(
 }
 
 /// Bring one stage up to date; returns its result and, when it changed, its new lock entry.
+/// What every stage of one run shares: digests (one index, one clock) and the tracked paths.
+struct Shared {
+    digester: Digester,
+    tracked: Mutex<Vec<crate::workspace::Tracked>>,
+}
+
 fn bring_up_to_date(
     ws: &Workspace,
     stage: &Stage,
@@ -358,10 +364,11 @@ fn bring_up_to_date(
     opts: &RunOptions,
     out: &(dyn Fn(&str, &str) + Sync),
     running: &Running,
+    shared: &Shared,
 ) -> Result<(Outcome, Vec<String>, Option<Entry>)> {
-    let deps = digests(ws, &stage.deps)?;
+    let deps = shared.digester.digests(ws, &stage.deps)?;
     let params = param_values(ws, stage)?;
-    let outs_now = digests(ws, &stage.outs)?;
+    let outs_now = shared.digester.digests(ws, &stage.outs)?;
     let mut reasons = staleness(stage, lock, &deps, &params, &outs_now);
     if opts.force {
         reasons.insert(0, "--force".into());
@@ -397,7 +404,24 @@ fn bring_up_to_date(
     };
     if !stage.outs.is_empty() {
         let paths: Vec<std::path::PathBuf> = stage.outs.iter().map(|o| ws.abs(o)).collect();
-        let added = crate::data::add::add(ws, &paths, &Silent)?;
+        let tracked = shared.tracked.lock().expect("tracked").clone();
+        let ctx = crate::data::add::AddContext {
+            tracked: Some(&tracked),
+            clock: Some(shared.digester.clock),
+            no_git_warnings: true,
+        };
+        let added = crate::data::add::add_with(ws, &paths, &Silent, &ctx)?;
+        {
+            let mut t = shared.tracked.lock().expect("tracked");
+            for a in &added.added {
+                if !t.iter().any(|x| x.path == a.path) {
+                    t.push(crate::workspace::Tracked {
+                        path: a.path.clone(),
+                        pointer: a.pointer.clone(),
+                    });
+                }
+            }
+        }
         let mut cached = runcache::CacheEntry {
             outs: BTreeMap::new(),
         };
@@ -438,7 +462,15 @@ pub fn run(
                 running.stop_all();
             }
         });
-        let r = schedule(ws, opts, out, &running);
+        let r = Digester::new(ws).and_then(|digester| {
+            let shared = Shared {
+                digester,
+                tracked: Mutex::new(ws.find_tracked()?),
+            };
+            let r = schedule(ws, opts, out, &running, &shared);
+            shared.digester.save(ws);
+            r
+        });
         handle.close();
         r
     })?;
@@ -453,6 +485,7 @@ fn schedule(
     opts: &RunOptions,
     out: &(dyn Fn(&str, &str) + Sync),
     running_groups: &Running,
+    shared: &Shared,
 ) -> Result<Vec<StageResult>> {
     let dag = load(ws)?;
     let selected: Vec<&Stage> = dag.select(&opts.stages)?;
@@ -539,7 +572,8 @@ fn schedule(
                         .stages
                         .get(&st.name)
                         .cloned();
-                    let r = bring_up_to_date(ws, st, entry.as_ref(), opts, out, running_groups);
+                    let r =
+                        bring_up_to_date(ws, st, entry.as_ref(), opts, out, running_groups, shared);
                     let result = match r {
                         Ok((outcome, reasons, new_entry)) => {
                             if let Some(e) = new_entry {
