@@ -98,7 +98,14 @@ impl TestEnv {
         cmd.current_dir(dir).stdin(Stdio::null());
         for (k, _) in std::env::vars_os() {
             let k = k.to_string_lossy().into_owned();
-            if k.starts_with("GIT_") || k.starts_with("GITML_") || k.starts_with("AWS_") {
+            // CI variables too: a run recorded under CI says so, and the tests must not depend on
+            // where they run.
+            if k.starts_with("GIT_")
+                || k.starts_with("GITML_")
+                || k.starts_with("AWS_")
+                || k.starts_with("GITHUB_")
+                || ["CI", "CI_JOB_URL", "BUILD_URL"].contains(&k.as_str())
+            {
                 cmd.env_remove(&k);
             }
         }

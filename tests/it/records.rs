@@ -410,3 +410,28 @@ fn two_clones_record_and_push_at_once_and_both_runs_survive() {
     let count = reader.git(&["rev-list", "--count", "refs/notes/gitml"]);
     assert!(count.trim().parse::<u32>().unwrap() >= 3, "{count}");
 }
+
+#[test]
+fn a_run_recorded_in_github_actions_says_so_with_its_url() {
+    let env = setup();
+    let out = env
+        .command(BIN, &env.root)
+        .args(["record", "--json"])
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_SERVER_URL", "https://github.com")
+        .env("GITHUB_REPOSITORY", "acme/churn")
+        .env("GITHUB_RUN_ID", "42")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["run"]["source"]["kind"], "ci");
+    assert_eq!(
+        j["run"]["source"]["url"],
+        "https://github.com/acme/churn/actions/runs/42"
+    );
+}
