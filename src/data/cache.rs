@@ -279,24 +279,7 @@ impl Cache {
 
     /// Every object in the cache.
     pub fn list(&self) -> Result<Vec<Oid>> {
-        let mut out = Vec::new();
-        let base = self.root.join("blake3");
-        let Ok(fanouts) = std::fs::read_dir(&base) else {
-            return Ok(out);
-        };
-        for fan in fanouts {
-            let fan = fan?;
-            let prefix = fan.file_name().to_string_lossy().into_owned();
-            if prefix.len() != 2 || !fan.file_type()?.is_dir() {
-                continue;
-            }
-            for obj in fs::read_dir(fan.path())? {
-                let name = obj?.file_name().to_string_lossy().into_owned();
-                if let Ok(oid) = format!("blake3:{prefix}{name}").parse::<Oid>() {
-                    out.push(oid);
-                }
-            }
-        }
+        let mut out: Vec<Oid> = list_objects(&self.root)?.into_iter().map(|o| o.0).collect();
         out.sort();
         Ok(out)
     }
@@ -317,6 +300,30 @@ impl Cache {
             sweep_dir(&fan.path(), |name| name.contains(fsutil::TMP_MARKER));
         }
     }
+}
+
+/// Every object under a cache or directory-remote root (`blake3/ab/cdef...`) with its path;
+/// temporary files and anything else that is not named like an object are skipped.
+pub fn list_objects(root: &Path) -> Result<Vec<(Oid, PathBuf)>> {
+    let mut out = Vec::new();
+    let Ok(fanouts) = std::fs::read_dir(root.join("blake3")) else {
+        return Ok(out);
+    };
+    for fan in fanouts {
+        let fan = fan?;
+        let prefix = fan.file_name().to_string_lossy().into_owned();
+        if prefix.len() != 2 || !fan.file_type()?.is_dir() {
+            continue;
+        }
+        for obj in fs::read_dir(fan.path())? {
+            let obj = obj?;
+            let name = obj.file_name().to_string_lossy().into_owned();
+            if let Ok(oid) = format!("blake3:{prefix}{name}").parse::<Oid>() {
+                out.push((oid, obj.path()));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn sweep_dir(dir: &Path, is_temp: impl Fn(&str) -> bool) {

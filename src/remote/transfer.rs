@@ -407,25 +407,30 @@ pub fn push(
         progress.items(done.fetch_add(1, Ordering::Relaxed) + 1, objects);
         r
     };
-    // Layer 1: files.
-    let results = parallel(&plan.files, jobs, |(oid, size, _)| send(oid, *size));
-    let mut failed: HashSet<Oid> = HashSet::new();
-    for ((oid, size, path), r) in plan.files.iter().zip(results) {
-        match r {
-            Ok(()) => {
-                report.transferred += 1;
-                report.bytes += size;
-            }
-            Err(e) => {
-                failed.insert(*oid);
-                report.failed.push(Failure {
-                    oid: *oid,
-                    path: path.clone(),
-                    error: crate::error::redact(&e.to_string()),
-                });
+    // Send one layer; record each outcome; return the oids that failed.
+    let layer = |items: &[(Oid, u64, String)], report: &mut TransferReport| -> HashSet<Oid> {
+        let results = parallel(items, jobs, |(oid, size, _)| send(oid, *size));
+        let mut failed = HashSet::new();
+        for ((oid, size, path), r) in items.iter().zip(results) {
+            match r {
+                Ok(()) => {
+                    report.transferred += 1;
+                    report.bytes += size;
+                }
+                Err(e) => {
+                    failed.insert(*oid);
+                    report.failed.push(Failure {
+                        oid: *oid,
+                        path: path.clone(),
+                        error: crate::error::redact(&e.to_string()),
+                    });
+                }
             }
         }
-    }
+        failed
+    };
+    // Layer 1: files.
+    let failed = layer(&plan.files, &mut report);
     let blocked: HashSet<Oid> = report.missing.iter().map(|f| f.oid).collect();
     let ok = |o: &Oid| !failed.contains(o) && !blocked.contains(o);
     // Layer 2: chunks whose files all made it.
@@ -442,23 +447,7 @@ pub fn push(
         .filter(|(_, files, _)| !files.iter().all(ok))
         .map(|c| c.0)
         .collect();
-    let results = parallel(&ready, jobs, |(oid, size, _)| send(oid, *size));
-    for ((oid, size, path), r) in ready.iter().zip(results) {
-        match r {
-            Ok(()) => {
-                report.transferred += 1;
-                report.bytes += size;
-            }
-            Err(e) => {
-                chunk_failed.insert(*oid);
-                report.failed.push(Failure {
-                    oid: *oid,
-                    path: path.clone(),
-                    error: crate::error::redact(&e.to_string()),
-                });
-            }
-        }
-    }
+    chunk_failed.extend(layer(&ready, &mut report));
     // Layer 3: roots whose chunks all made it.
     let ready: Vec<(Oid, u64, String)> = plan
         .roots
@@ -467,20 +456,7 @@ pub fn push(
         .filter(|((_, chunks, _), _)| chunks.iter().all(|c| !chunk_failed.contains(c)))
         .map(|((r, _, p), s)| (*r, *s, p.clone()))
         .collect();
-    let results = parallel(&ready, jobs, |(oid, size, _)| send(oid, *size));
-    for ((oid, size, path), r) in ready.iter().zip(results) {
-        match r {
-            Ok(()) => {
-                report.transferred += 1;
-                report.bytes += size;
-            }
-            Err(e) => report.failed.push(Failure {
-                oid: *oid,
-                path: path.clone(),
-                error: crate::error::redact(&e.to_string()),
-            }),
-        }
-    }
+    layer(&ready, &mut report);
     progress.finish();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)

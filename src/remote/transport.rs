@@ -172,32 +172,17 @@ impl Transport for DirTransport {
     }
 
     fn list(&self) -> Result<Vec<RemoteObject>> {
-        let mut out = Vec::new();
-        let base = self.root.join("blake3");
-        let Ok(fanouts) = std::fs::read_dir(&base) else {
-            return Ok(out);
-        };
-        for fan in fanouts {
-            let fan = fan?;
-            let prefix = fan.file_name().to_string_lossy().into_owned();
-            if prefix.len() != 2 || !fan.file_type()?.is_dir() {
-                continue;
-            }
-            for obj in fs::read_dir(fan.path())? {
-                let obj = obj?;
-                let name = obj.file_name().to_string_lossy().into_owned();
-                let Ok(oid) = format!("blake3:{prefix}{name}").parse::<Oid>() else {
-                    continue;
-                };
-                let meta = obj.metadata()?;
-                out.push(RemoteObject {
+        crate::data::cache::list_objects(&self.root)?
+            .into_iter()
+            .map(|(oid, path)| {
+                let meta = fs::metadata(&path)?;
+                Ok(RemoteObject {
                     oid,
                     size: meta.len(),
                     modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
-                });
-            }
-        }
-        Ok(out)
+                })
+            })
+            .collect()
     }
 
     fn delete(&self, oid: &Oid) -> Result<()> {
