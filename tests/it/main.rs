@@ -13,4 +13,5 @@ mod records;
 mod registry;
 mod remote;
 mod s3;
+mod safety;
 mod seaweed;
