@@ -121,6 +121,8 @@ pub struct Config {
     pub project: toml::Table,
     /// The `[remotes]` section of the machine-local config (it may hold credentials).
     pub local_remotes: toml::Table,
+    /// Settings that were read but not applied, and why (the CLI prints them as warnings).
+    pub warnings: Vec<String>,
 }
 
 impl Config {
@@ -163,6 +165,21 @@ impl Config {
                 message: "expected `key=value`".into(),
             })?;
             set_key(&mut cli_layer, key.trim(), value.trim(), "`-c`")?;
+        }
+        let mut warnings = Vec::new();
+        let mut project_layer = project_layer;
+        // A cloned repository must not decide where git-ml writes (and sweeps) on this machine:
+        // the committed file may only place the cache inside the repository.
+        if let Some(dir) = project_layer.cache.dir.take() {
+            let common = gitml_dir.parent().unwrap_or(gitml_dir);
+            if is_inside(&root.join(&dir), &[root, common]) {
+                project_layer.cache.dir = Some(dir);
+            } else {
+                warnings.push(format!(
+                    "`{PROJECT_FILE}` sets `cache.dir = \"{}\"`, outside the repository; ignored (a cloned repository may not choose where git-ml writes on this machine): set it in `.git/gitml/config.toml`, `GITML_CACHE_DIR` or `-c cache.dir=...` to use it",
+                    dir.display()
+                ));
+            }
         }
         // Highest precedence first.
         let layers = [&cli_layer, &env_layer, &local_layer, &project_layer];
@@ -210,8 +227,42 @@ impl Config {
             gc_grace,
             project,
             local_remotes,
+            warnings,
         })
     }
+}
+
+/// Whether `path` (absolute) lies inside one of `roots`, judged after resolving `..` and the
+/// symlinks of its longest existing ancestor, so neither `../x` nor a link can lead out.
+fn is_inside(path: &Path, roots: &[&Path]) -> bool {
+    let mut normal = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    let mut existing = normal.as_path();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        match std::fs::canonicalize(existing) {
+            Ok(p) => break rest.iter().rev().fold(p, |acc: PathBuf, c| acc.join(c)),
+            Err(_) => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => break normal.clone(),
+            },
+        }
+    };
+    roots.iter().any(|r| {
+        let r = std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf());
+        resolved.starts_with(&r)
+    })
 }
 
 fn parse_file(text: &str, name: &str, project: bool) -> Result<(Layer, toml::Table)> {

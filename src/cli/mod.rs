@@ -120,7 +120,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn workspace(&self) -> gitml::Result<Workspace> {
-        Workspace::open(&self.cwd, &self.overrides)
+        let ws = Workspace::open(&self.cwd, &self.overrides)?;
+        for w in &ws.config.warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(ws)
     }
 
     pub fn progress(&self) -> output::TermProgress {

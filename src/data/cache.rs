@@ -285,9 +285,10 @@ impl Cache {
     }
 
     /// Remove temporary files left by killed processes in `tmp/` (older than an hour, so a
-    /// concurrent writer's temp is never touched).
+    /// concurrent writer's temp is never touched). Only files named like ours: whatever else is
+    /// there (the cache directory may be shared, or chosen badly) is not git-ml's to delete.
     pub fn sweep_temps(&self) {
-        sweep_dir(&self.tmp_dir(), |_| true);
+        sweep_dir(&self.tmp_dir(), |name| name.contains(fsutil::TMP_MARKER));
     }
 
     /// Also sweep the fan-out directories, where small objects are staged (slower: `verify`).
@@ -326,13 +327,16 @@ pub fn list_objects(root: &Path) -> Result<Vec<(Oid, PathBuf)>> {
     Ok(out)
 }
 
-fn sweep_dir(dir: &Path, is_temp: impl Fn(&str) -> bool) {
+/// Remove files in `dir` whose names `is_temp` accepts and that are older than an hour. Only
+/// regular files (a link is never followed, a directory never entered).
+pub(crate) fn sweep_dir(dir: &Path, is_temp: impl Fn(&str) -> bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     for e in entries.flatten() {
         if is_temp(&e.file_name().to_string_lossy())
+            && e.file_type().is_ok_and(|t| t.is_file())
             && e.metadata()
                 .and_then(|m| m.modified())
                 .is_ok_and(|t| t < hour_ago)
