@@ -94,6 +94,14 @@ pub enum Error {
     #[error("cache object {oid} is corrupt: its content hashes to {actual}")]
     CorruptObject { oid: Oid, actual: Oid },
 
+    #[error("the cached content of `{path}` is corrupt (object {oid} hashes to {actual}); {}", if *.quarantined { "it was moved to the cache's quarantine and not written" } else { "it was not written" })]
+    CorruptInCache {
+        path: String,
+        oid: Oid,
+        actual: Oid,
+        quarantined: bool,
+    },
+
     #[error("{count} file(s) have local changes that are not in the cache and would be lost: {}", .paths.join(", "))]
     WouldLoseChanges { count: usize, paths: Vec<String> },
 
@@ -197,6 +205,10 @@ impl Error {
                 "the data was never added on this machine; fetch it from a remote (`git ml pull`)"
                     .into()
             }
+            Error::CorruptInCache { path, .. } => format!(
+                "fetch a good copy with `git ml pull {}` (or add the data again from its source); `git ml verify` checks the rest of the cache",
+                crate::text::shell_path(path)
+            ),
             Error::CorruptObject { .. } => {
                 "run `git ml verify` to list every damaged object; re-add the data or fetch it again"
                     .into()

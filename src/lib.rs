@@ -22,6 +22,7 @@ pub mod record;
 pub mod registry;
 pub mod remote;
 pub mod repo;
+pub mod text;
 pub mod workspace;
 
 pub use error::{Error, Result};

@@ -283,17 +283,13 @@ fn materialise(
     let base = path.rsplit('/').next().unwrap_or(path);
     let dest = dir.join(base);
     fs_err::create_dir_all(dir)?;
+    // A verified copy, renamed into place: a corrupt cache object never becomes the artifact.
+    let copier = gitml::data::link::Materialiser::new(&[gitml::config::LinkMode::Copy]);
     let place = |oid: &gitml::Oid, to: &Path, exec: bool| -> gitml::Result<()> {
         if let Some(parent) = to.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        let _ = std::fs::remove_file(to);
-        fs_err::copy(ws.cache.object_path(oid), to)?;
-        use std::os::unix::fs::PermissionsExt;
-        fs_err::set_permissions(
-            to,
-            std::fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }),
-        )?;
+        copier.place(&ws.cache, oid, to, exec)?;
         Ok(())
     };
     match p.kind {

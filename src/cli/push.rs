@@ -17,6 +17,11 @@ pub struct PushArgs {
     /// restore instead of recompute (`git ml run --pull-run-cache`)
     #[arg(long)]
     run_cache: bool,
+
+    /// Also re-hash every object the remote already has (reads them all) and replace any that
+    /// is damaged with the verified local copy
+    #[arg(long)]
+    verify: bool,
 }
 
 pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
@@ -24,8 +29,20 @@ pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
     ws.require_initialised()?;
     let targets = gitml::remote::transfer::targets(&ws, &args.t.selection())?;
     let (remote, jobs) = transfer::open(&ws, args.t.remote.as_deref(), args.t.jobs)?;
-    let report =
-        gitml::remote::transfer::push(&ws, remote.as_ref(), &targets, jobs, &ctx.progress())?;
+    let report = gitml::remote::transfer::push_with(
+        &ws,
+        remote.as_ref(),
+        &targets,
+        jobs,
+        args.verify,
+        &ctx.progress(),
+    )?;
+    if report.repaired > 0 && !args.t.json {
+        eprintln!(
+            "repaired {} that the remote held damaged",
+            super::output::plural(report.repaired, "object", "objects")
+        );
+    }
     transfer::finish(
         &report,
         "pushed",

@@ -400,8 +400,9 @@ fn execute(
         .map(|w| -> Result<_> {
             let out = match &w.kind {
                 WriteKind::Object { oid, executable } => {
-                    let (mode, stat) =
-                        placer.place(&ws.cache.object_path(oid), &w.abs, *executable)?;
+                    let (mode, stat) = placer
+                        .place(&ws.cache, oid, &w.abs, *executable)
+                        .map_err(|e| corrupt_in_cache(ws, e, &w.key))?;
                     *counts
                         .lock()
                         .expect("mode counts")
@@ -437,6 +438,24 @@ fn execute(
         )?;
     }
     Ok(stats.into_iter().flatten().collect())
+}
+
+/// A corrupt object found while placing `path`: move it aside (callers hold the lock) so that
+/// nothing uses it again and a fetch can replace it, and say so.
+fn corrupt_in_cache(ws: &Workspace, e: Error, path: &str) -> Error {
+    match e {
+        Error::CorruptObject { oid, actual } => {
+            // Another thread may have moved it already.
+            let quarantined = ws.cache.quarantine(&oid).is_ok() || !ws.cache.contains(&oid);
+            Error::CorruptInCache {
+                path: path.to_string(),
+                oid,
+                actual,
+                quarantined,
+            }
+        }
+        e => e,
+    }
 }
 
 /// Remove directories left empty by a removal, up to (not including) the tracked root.

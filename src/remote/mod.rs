@@ -287,7 +287,15 @@ pub fn choose(config: &Config, name: Option<&str>) -> Result<RemoteSpec> {
 /// Connect to a remote (no network traffic yet). Directory remotes may hard-link objects with
 /// the cache unless the work tree may hold hard links to cache objects.
 pub fn open(spec: &RemoteSpec, root: &Path, config: &Config) -> Result<Box<dyn Transport>> {
-    let link = !config.link.contains(&crate::config::LinkMode::Hardlink);
+    use crate::config::LinkMode;
+    // Objects a work-tree file may link to are never shared with a remote (see
+    // `Cache::prepare_for_worktree_link`): not when the configuration links, nor once a
+    // checkout has (`--link` on the command line leaves a marker in the cache).
+    let link = !config
+        .link
+        .iter()
+        .any(|m| matches!(m, LinkMode::Hardlink | LinkMode::Symlink))
+        && !crate::data::cache::Cache::new(config.cache_dir.clone()).has_worktree_links();
     for var in [
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
