@@ -91,42 +91,7 @@ impl Workspace {
     /// Every tracked path in the work tree, sorted. Walks the tree honouring `.gitignore`, so the
     /// (ignored) data directories themselves are never entered.
     pub fn find_tracked(&self) -> Result<Vec<Tracked>> {
-        let mut out = Vec::new();
-        let walker = ignore::WalkBuilder::new(&self.repo.root)
-            .hidden(false)
-            .parents(false)
-            .ignore(false)
-            .git_ignore(true)
-            .git_exclude(true)
-            .git_global(true)
-            .require_git(false)
-            .follow_links(false)
-            .filter_entry(|e| e.file_name() != ".git")
-            .build();
-        for entry in walker {
-            let entry = entry.map_err(|e| Error::Other(format!("walking the work tree: {e}")))?;
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                continue;
-            }
-            let Some(name) = entry.file_name().to_str() else {
-                continue;
-            };
-            if !name.ends_with(pointer::SUFFIX) || name.contains(crate::fsutil::TMP_MARKER) {
-                continue;
-            }
-            let Ok(rel) = entry.path().strip_prefix(&self.repo.root) else {
-                continue;
-            };
-            let Some(rel) = rel.to_str() else { continue };
-            if let Some(data) = pointer::data_path(rel) {
-                out.push(Tracked {
-                    path: data.to_string(),
-                    pointer: rel.to_string(),
-                });
-            }
-        }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        find_tracked_in(&self.repo.root)
     }
 
     /// Resolve user arguments (data paths or pointer paths) to tracked paths; no arguments means
@@ -182,4 +147,46 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// Every tracked path in the work tree at `root` (this one, or another linked worktree), sorted.
+/// Walks the tree honouring `.gitignore`, so the (ignored) data directories themselves are never
+/// entered.
+pub fn find_tracked_in(root: &Path) -> Result<Vec<Tracked>> {
+    let mut out = Vec::new();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .parents(false)
+        .ignore(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    for entry in walker {
+        let entry = entry.map_err(|e| Error::Other(format!("walking the work tree: {e}")))?;
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let Some(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if !name.ends_with(pointer::SUFFIX) || name.contains(crate::fsutil::TMP_MARKER) {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let Some(rel) = rel.to_str() else { continue };
+        if let Some(data) = pointer::data_path(rel) {
+            out.push(Tracked {
+                path: data.to_string(),
+                pointer: rel.to_string(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(out)
 }

@@ -1,7 +1,8 @@
 //! Garbage collection of the local cache or a remote: remove objects that nothing keeps.
 //!
-//! Kept: every object that a pointer needs — in the work tree, at the tip of any branch
-//! (local or remote-tracking) or tag, or in the last `gc.keep_commits` commits of each branch —
+//! Kept: every object that a pointer needs — in any work tree or the index, at the tip of any
+//! ref (branches, remote-tracking branches, tags, every stash entry, refs a tool made), in the
+//! last `gc.keep_commits` commits of each, or in a commit a recent reflog entry names —
 //! including every chunk and file of a kept directory. Also kept: any object younger than
 //! `gc.grace`, because a push happens before the commit that will reference it. If a kept
 //! directory's manifest cannot be read (neither in the cache nor on the remote), gc stops: it
@@ -34,27 +35,57 @@ pub struct GcReport {
     pub commits_scanned: u64,
 }
 
-/// Every target any kept revision or the work tree points to, and how many commits were read.
+/// Every target that anything the user can still reach points to, and how many commits were read:
+/// the work tree (this one and every linked worktree), the index, `HEAD` and the pseudo-refs of
+/// an operation in progress, every ref (`refs/*`, stash entries included), the last
+/// `gc.keep_commits` commits of each ref, and every commit a reflog entry younger than
+/// `gc.grace` names.
 fn kept_targets(ws: &Workspace) -> Result<(Vec<Target>, u64)> {
     let root = ws.root();
     let mut targets = super::transfer::targets(ws, &Default::default())?;
-    let branches = crate::git::ref_tips(root, &["refs/heads", "refs/remotes"])?;
-    let mut commits =
-        crate::git::recent_commits(root, &branches, ws.config.gc_keep_commits.max(1))?;
-    commits.extend(crate::git::ref_tips(root, &["refs/tags"])?);
-    if let Ok(head) = crate::git::resolve_commit(root, "HEAD") {
-        commits.push(head);
+    let to_target = |c: crate::git::CommittedPointer| Target {
+        path: c.path,
+        kind: c.pointer.kind,
+        oid: c.pointer.oid,
+        size: c.pointer.size,
+    };
+    targets.extend(
+        crate::git::staged_pointers(root)?
+            .into_iter()
+            .map(to_target),
+    );
+    let tips = crate::git::all_ref_tips(root)?;
+    let mut commits = crate::git::recent_commits(root, &tips, ws.config.gc_keep_commits.max(1))?;
+    commits.extend(tips);
+    commits.extend(crate::git::stash_commits(root)?);
+    commits.extend(crate::git::recent_reflog_commits(
+        root,
+        ws.config.gc_grace.as_secs(),
+    )?);
+    commits.extend(crate::git::special_heads(root));
+    for (tree, head) in crate::git::other_worktrees(root)? {
+        commits.extend(head);
+        if tree.is_dir() {
+            for t in crate::workspace::find_tracked_in(&tree)? {
+                let text = fs_err::read_to_string(tree.join(&t.pointer))?;
+                let origin = format!("{} (worktree `{}`)", t.pointer, tree.display());
+                let p = crate::data::pointer::Pointer::parse(&text, &origin)?;
+                targets.push(Target {
+                    path: t.path,
+                    kind: p.kind,
+                    oid: p.oid,
+                    size: p.size,
+                });
+            }
+        }
     }
     commits.sort();
     commits.dedup();
-    for c in crate::git::pointers_at(root, &commits, &[])? {
-        targets.push(Target {
-            path: c.path,
-            kind: c.pointer.kind,
-            oid: c.pointer.oid,
-            size: c.pointer.size,
-        });
-    }
+    targets.extend(
+        crate::git::pointers_at(root, &commits, &[])?
+            .into_iter()
+            .map(to_target),
+    );
     Ok((targets, commits.len() as u64))
 }
 

@@ -291,14 +291,29 @@ fn gc_keeps_data_that_only_a_stash_or_another_ref_needs() {
     env.git(&["checkout", "-q", "main"]);
     env.git(&["branch", "-q", "-D", "tmp"]);
     env.git_ml(&["checkout", "--force"]).success();
+    // Only the uncommitted pointer of a linked worktree refers to v5, only the index to v6.
+    let wt = env.base.join("wt");
+    env.git(&["worktree", "add", "-q", wt.to_str().unwrap()]);
+    std::fs::write(wt.join("d.bin"), bytes(12, 1000)).unwrap();
+    env.git_ml_in(&wt, &["add", "d.bin"]).success();
+    env.write("d.bin", bytes(13, 1000));
+    env.git_ml(&["add", "d.bin"]).success();
+    env.git(&["add", "d.bin.gitml"]);
+    std::fs::write(
+        env.path("d.bin.gitml"),
+        env.git(&["show", "HEAD:d.bin.gitml"]),
+    )
+    .unwrap();
+    env.git_ml(&["checkout", "--force"]).success();
     env.git_ml(&["-c", "gc.grace=0", "gc", "--force"]).success();
-    for seed in [8, 9, 10, 11] {
+    for seed in [8, 9, 10, 11, 12, 13] {
         assert!(
             env.object_path(&bytes(seed, 1000)).exists(),
             "gc removed data of v{}",
             seed - 7
         );
     }
+    env.git(&["reset", "-q", "--hard"]);
     env.git(&["stash", "pop", "-q"]);
     env.git_ml(&["checkout", "--force"]).success();
     assert_eq!(env.read("d.bin"), bytes(10, 1000));
