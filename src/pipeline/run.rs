@@ -449,6 +449,20 @@ pub fn run(
     opts: &RunOptions,
     out: &(dyn Fn(&str, &str) + Sync),
 ) -> Result<RunReport> {
+    // One run at a time per repository: a second waits, then finds up to date what the first
+    // brought up to date (so no stage runs twice and no lock entry is lost).
+    let _run_lock = if opts.dry_run {
+        None
+    } else {
+        let dir = ws.gitml_dir();
+        fs_err::create_dir_all(&dir)?;
+        Some(crate::lock::RepoLock::acquire_named(
+            &dir,
+            "run.lock",
+            std::time::Duration::from_secs(ws.config.lock_timeout),
+            &|holder| out("run", &format!("waiting for {holder} to finish")),
+        )?)
+    };
     let running = Running::default();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,
