@@ -53,7 +53,13 @@ fn template(
         .get("report")
         .and_then(|r| r.get("template"))
         .and_then(|t| t.as_str())
-        .map(|t| ws.abs(t));
+        .map(|t| {
+            // The committed file names a template inside the repository only: otherwise a pull
+            // request could have CI post any file of the runner as its report.
+            gitml::data::path::check_relative(t, &|| "gitml.toml [report] template".into())
+                .map(|_| ws.abs(t))
+        })
+        .transpose()?;
     match flag.map(|f| ws.cwd.join(f)).or(configured) {
         Some(path) => Ok((path.display().to_string(), fs_err::read_to_string(&path)?)),
         None => Ok((

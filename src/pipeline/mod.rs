@@ -89,6 +89,19 @@ pub fn default_params_file(project: &toml::Table) -> String {
         .unwrap_or_else(|| "params.yaml".into())
 }
 
+fn origin(name: &str, line: usize) -> String {
+    format!("{}:{line} [stages.{name}]", crate::config::PROJECT_FILE)
+}
+
+/// git-ml's own files, which no stage may produce (they would be replaced by pointers).
+fn is_own_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    path == crate::config::PROJECT_FILE
+        || path == lockfile::FILE
+        || name == ".gitignore"
+        || name.ends_with(crate::data::pointer::SUFFIX)
+}
+
 /// Parse `[stages.*]`; `text` is the file, for line numbers.
 pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
     let Some(table) = project.get("stages") else {
@@ -146,7 +159,16 @@ pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| bad("`cmd` list entries must be strings".into()))?
                 .join(" && "),
-            _ => return Err(bad("needs `cmd = \"...\"`, the command to run".into())),
+            None => return Err(bad("needs `cmd = \"...\"`, the command to run".into())),
+            Some(toml::Value::String(_)) | Some(toml::Value::Array(_)) => {
+                return Err(bad("`cmd` is empty".into()));
+            }
+            Some(other) => {
+                return Err(bad(format!(
+                    "`cmd` must be a string or a list of strings, not {}",
+                    other.type_str()
+                )));
+            }
         };
         let params = list("params")?
             .into_iter()
@@ -182,12 +204,21 @@ pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
         };
         let wdir = match t.get("wdir") {
             None => None,
-            Some(v) => Some(
-                v.as_str()
+            Some(v) => {
+                let w = v
+                    .as_str()
                     .ok_or_else(|| bad("`wdir` must be a path".into()))?
-                    .trim_end_matches('/')
-                    .to_string(),
-            ),
+                    .trim_end_matches('/');
+                match w.trim_start_matches("./") {
+                    "" | "." => None,
+                    w => {
+                        crate::data::path::check_relative(w, &|| {
+                            format!("{} `wdir`", origin(name, line))
+                        })?;
+                        Some(w.to_string())
+                    }
+                }
+            }
         };
         let stage = Stage {
             name: name.clone(),
@@ -202,8 +233,22 @@ pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
             always_run,
             line,
         };
-        for p in stage.deps.iter().chain(&stage.outs).chain(&stage.metrics) {
+        for p in stage
+            .deps
+            .iter()
+            .chain(&stage.outs)
+            .chain(&stage.metrics)
+            .chain(&stage.plots)
+            .chain(stage.params.iter().map(|p| &p.file))
+        {
             crate::data::path::check_relative(p, &|| stage.origin())?;
+        }
+        for o in &stage.outs {
+            if is_own_file(o) {
+                return Err(bad(format!(
+                    "`{o}` cannot be an output: git-ml's own files (gitml.toml, gitml.lock, .gitignore, `*.gitml` pointers) stay in git"
+                )));
+            }
         }
         out.push(stage);
     }

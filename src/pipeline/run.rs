@@ -279,7 +279,27 @@ fn execute(
     running: &Running,
 ) -> Result<()> {
     let dir = match &stage.wdir {
-        Some(w) => ws.abs(w),
+        Some(w) => {
+            // Checked now, not by the shell: a missing directory or a symlink out of the
+            // repository must not get as far as running the command.
+            let dir = ws.abs(w);
+            match std::fs::canonicalize(&dir) {
+                Ok(real) if real.starts_with(ws.root()) && real.is_dir() => real,
+                Ok(real) if !real.starts_with(ws.root()) => {
+                    return Err(Error::Other(format!(
+                        "{}: `wdir = \"{w}\"` leads outside the repository (to `{}`); not run",
+                        stage.origin(),
+                        real.display()
+                    )));
+                }
+                _ => {
+                    return Err(Error::Other(format!(
+                        "{}: `wdir = \"{w}\"` is not a directory; create it or fix `wdir`",
+                        stage.origin()
+                    )));
+                }
+            }
+        }
         None => ws.root().to_path_buf(),
     };
     let mut cmd = Command::new("sh");

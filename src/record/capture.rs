@@ -32,7 +32,7 @@ impl Declared {
             let Some(v) = project.get(section).and_then(|s| s.get("files")) else {
                 return Ok(Vec::new());
             };
-            match v {
+            let files: Vec<String> = match v {
                 toml::Value::String(s) => Ok(vec![s.clone()]),
                 toml::Value::Array(items) => items
                     .iter()
@@ -47,7 +47,15 @@ impl Declared {
                 _ => Err(bad(format!(
                     "[{section}] files must be a path or a list of paths"
                 ))),
+            }?;
+            // A cloned repository must not make `record` read (and publish in a note) a file
+            // outside it.
+            for f in &files {
+                crate::data::path::check_relative(f, &|| {
+                    format!("{} [{section}] files", crate::config::PROJECT_FILE)
+                })?;
             }
+            Ok(files)
         };
         let mut models = BTreeMap::new();
         if let Some(t) = project.get("models").and_then(|m| m.as_table()) {
@@ -56,7 +64,11 @@ impl Declared {
                     .get("path")
                     .and_then(|p| p.as_str())
                     .ok_or_else(|| bad(format!("[models.{name}] needs `path = \"...\"`")))?;
-                models.insert(name.clone(), path.trim_end_matches('/').to_string());
+                let path = path.trim_end_matches('/');
+                crate::data::path::check_relative(path, &|| {
+                    format!("{} [models.{name}] path", crate::config::PROJECT_FILE)
+                })?;
+                models.insert(name.clone(), path.to_string());
             }
         }
         Ok(Declared {

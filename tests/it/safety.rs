@@ -369,8 +369,9 @@ fn two_runs_at_once_run_each_stage_once_and_keep_every_lock_entry() {
 
 #[test]
 fn a_stage_wdir_outside_the_repository_is_refused_before_running() {
-    for wdir in ["/tmp", "../..", "sub/../../x"] {
+    for wdir in ["/tmp", "../..", "sub/../../x", "out", "missing"] {
         let env = TestEnv::new();
+        std::os::unix::fs::symlink(&env.base, env.path("out")).unwrap();
         let marker = env.base.join("ran");
         let toml = format!(
             "{}\n[stages.escape]\ncmd = \"touch {}\"\nwdir = \"{wdir}\"\n",
@@ -387,6 +388,36 @@ fn a_stage_wdir_outside_the_repository_is_refused_before_running() {
         );
         assert!(r.stderr.contains("wdir"), "{}", r.stderr);
         assert!(!marker.exists(), "the stage ran with wdir = {wdir}");
+    }
+}
+
+#[test]
+fn declared_files_outside_the_repository_are_refused() {
+    for (section, line) in [
+        ("metrics", "files = [\"../secret.json\"]"),
+        ("params", "files = \"/etc/passwd.yaml\""),
+        ("report", "template = \"/etc/hostname\""),
+    ] {
+        let env = TestEnv::new();
+        std::fs::write(env.base.join("secret.json"), r#"{"token": 1}"#).unwrap();
+        let toml = format!(
+            "{}\n[{section}]\n{line}\n",
+            std::fs::read_to_string(env.path("gitml.toml")).unwrap()
+        );
+        env.write("gitml.toml", toml);
+        env.commit_all("declared");
+        let r = if section == "report" {
+            env.git_ml(&["report", "--format", "md"])
+        } else {
+            env.git_ml(&["record", "--metric", "a=1"])
+        };
+        r.code(2);
+        assert!(r.stderr.contains(&format!("[{section}]")), "{}", r.stderr);
+        assert!(
+            env.git(&["notes", "--ref", "refs/notes/gitml", "list"])
+                .is_empty(),
+            "a run was recorded"
+        );
     }
 }
 
