@@ -272,9 +272,31 @@ pub fn register_secret(secret: &str) {
     }
 }
 
-/// `text` with every registered secret replaced by `***`.
+/// Where `url` (or any text) carries credentials in a URL's user-info part
+/// (`https://user:token@host/...`): the byte ranges of each user-info.
+pub fn userinfo_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("://") {
+        let start = from + i + 3;
+        let rest = &text[start..];
+        let end = rest
+            .find(|c: char| c == '/' || c.is_whitespace() || "`\"'()<>?#".contains(c))
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            ranges.push(start..start + at);
+        }
+        from = start;
+    }
+    ranges
+}
+
+/// `text` with every registered secret, and every URL user-info, replaced by `***`.
 pub fn redact(text: &str) -> String {
     let mut out = text.to_string();
+    for r in userinfo_ranges(text).into_iter().rev() {
+        out.replace_range(r, "***");
+    }
     if let Ok(secrets) = SECRETS.read() {
         for s in secrets.iter() {
             if out.contains(s.as_str()) {
@@ -283,4 +305,19 @@ pub fn redact(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_credentials_are_redacted() {
+        assert_eq!(
+            redact("GET https://u:p4ss@host/x failed; see `http://tok@h2:80`"),
+            "GET https://***@host/x failed; see `http://***@h2:80`"
+        );
+        assert_eq!(redact("s3://bucket/a@b.csv"), "s3://bucket/a@b.csv");
+        assert!(userinfo_ranges("https://host/x").is_empty());
+    }
 }

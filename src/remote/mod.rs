@@ -247,6 +247,24 @@ fn apply(spec: &mut RemoteSpec, value: &toml::Value, local: bool) -> Result<()> 
             v.as_bool()
                 .ok_or_else(|| bad(format!("`{key}` must be true or false")))
         };
+        if matches!(key, "url" | "endpoint")
+            && let Some(text) = v.as_str()
+            && !crate::error::userinfo_ranges(text).is_empty()
+        {
+            if !local {
+                // Say so without echoing the value.
+                return Err(bad(format!(
+                    "`{key}` carries credentials (`user:password@`), which must not be committed; move the remote to `.git/gitml/config.toml` (`git ml remote add --local`), or give the credentials through the environment"
+                )));
+            }
+            for r in crate::error::userinfo_ranges(text) {
+                let info = &text[r];
+                crate::error::register_secret(info);
+                if let Some((_, password)) = info.split_once(':') {
+                    crate::error::register_secret(password);
+                }
+            }
+        }
         match key {
             "url" => spec.url = string()?,
             "endpoint" => spec.endpoint = Some(string()?),
