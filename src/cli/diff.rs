@@ -308,23 +308,8 @@ fn metrics_empty(d: &DiffReport, all: bool) -> bool {
         && !d.models.iter().any(|m| m.changed)
 }
 
-/// Escape text for a GitHub Markdown table cell: what would end the cell, start formatting, a
-/// link or HTML is backslash-escaped (or, for `<` and `>`, written as entities); newlines become
-/// spaces.
+/// Escape text for a GitHub Markdown table cell (see [`gitml::text::markdown`]: cell and
+/// formatting characters escaped, HTML as entities, `@mentions` defused).
 pub fn md_escape(s: &str) -> String {
-    let mut out = String::new();
-    for ch in s.chars() {
-        match ch {
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    gitml::text::markdown(s)
 }

@@ -228,8 +228,8 @@ fn markdown(
     let rows = |list: &[Vec<String>], keys: &[&str]| -> Vec<serde_json::Value> {
         list.iter().map(|r| row(r, keys)).collect()
     };
-    // Mermaid string literals: quotes, brackets and markup would end or inject; keep names plain.
-    let q = |t: &str| t.replace(['"', '[', ']', '\n', '`', '<', '>', '&'], " ");
+    // Mermaid string literals: quotes, brackets, markup and mentions would end, inject or ping.
+    let q = gitml::text::mermaid;
     let charts: Vec<serde_json::Value> = series
         .iter()
         .filter(|s| s.points.len() >= 2)
