@@ -194,12 +194,21 @@ impl Error {
                 "run `git ml verify` to find damaged cache objects; fetch them again from a remote"
                     .into()
             }
-            Error::NotTracked(p) => format!("track it first with `git ml add {p}`"),
+            Error::NotTracked(p) => format!(
+                "track it first with `git ml add {}`",
+                crate::text::shell_path(p)
+            ),
             Error::InsideTracked { parent, .. } => {
-                format!("re-add the whole directory with `git ml add {parent}`")
+                format!(
+                    "re-add the whole directory with `git ml add {}`",
+                    crate::text::shell_path(parent)
+                )
             }
             Error::ContainsTracked { inner, .. } => {
-                format!("stop tracking the inner path first with `git ml rm {inner}`")
+                format!(
+                    "stop tracking the inner path first with `git ml rm {}`",
+                    crate::text::shell_path(inner)
+                )
             }
             Error::ObjectMissing { .. } => {
                 "the data was never added on this machine; fetch it from a remote (`git ml pull`)"

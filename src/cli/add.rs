@@ -40,11 +40,15 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> gitml::Result<Outcome> {
             }
         };
         let verb = if a.changed { "added" } else { "unchanged" };
-        println!("{verb} `{}` ({what}) -> `{}`", a.path, a.pointer);
+        println!(
+            "{verb} `{}` ({what}) -> `{}`",
+            output::shown(&a.path),
+            output::shown(&a.pointer)
+        );
     }
     if !ctx.quiet {
         for w in &report.warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", output::shown(w));
         }
         eprintln!(
             "hashed {} ({})",
@@ -64,8 +68,12 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> gitml::Result<Outcome> {
         }
         if !to_stage.is_empty() {
             eprintln!(
-                "hint: record it in git with `git add {}`",
-                to_stage.join(" ")
+                "hint: record it in git with `git add -- {}`",
+                to_stage
+                    .iter()
+                    .map(|p| output::shown(&gitml::text::shell_quote(p)).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
         }
     }

@@ -65,7 +65,7 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs) -> gitml::Result<Outcome> {
         if p.action != "up-to-date" {
             println!(
                 "updated `{}` ({} written, {} removed)",
-                p.path,
+                output::shown(&p.path),
                 output::plural(p.written, "file", "files"),
                 p.removed
             );

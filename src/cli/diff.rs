@@ -133,7 +133,12 @@ impl Render {
             for r in rows {
                 t.add_row(r);
             }
-            format!("{t}\n")
+            let lines: Vec<String> = t
+                .to_string()
+                .lines()
+                .map(|l| super::output::shown(l.trim_end()).into_owned())
+                .collect();
+            format!("{}\n", lines.join("\n"))
         }
     }
 

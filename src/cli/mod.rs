@@ -122,7 +122,7 @@ impl Ctx {
     pub fn workspace(&self) -> gitml::Result<Workspace> {
         let ws = Workspace::open(&self.cwd, &self.overrides)?;
         for w in &ws.config.warnings {
-            eprintln!("warning: {w}");
+            eprintln!("warning: {}", output::shown(w));
         }
         Ok(ws)
     }
@@ -198,7 +198,8 @@ pub fn main() -> ExitCode {
 fn report(e: &gitml::Error) -> ExitCode {
     let mut err = std::io::stderr().lock();
     // Every line passes through `redact`: no key or token reaches the terminal or a CI log.
-    let redact = gitml::error::redact;
+    // ... and through `shown`: a file name's escape sequences never reach the terminal.
+    let redact = |s: &str| output::shown(&gitml::error::redact(s)).into_owned();
     let _ = writeln!(err, "error: {}", redact(&e.to_string()));
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

@@ -101,7 +101,8 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
             let pointers = batch.pointers(&commit, &[])?;
             let model = pointers.iter().find(|p| &p.path == path).ok_or_else(|| {
                 gitml::Error::Other(format!(
-                    "`{path}` is not tracked at {rev}; `git ml add {path}` and commit it first"
+                    "`{path}` is not tracked at {rev}; `git ml add {}` and commit it first",
+                    gitml::text::shell_path(path)
                 ))
             })?;
             let snap = gitml::record::capture::snapshot_at(&mut batch, &commit, &declared)?;

@@ -22,6 +22,20 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
+/// A name from the repository (a path, a metric, a stage) as it may be shown on a terminal:
+/// control characters escaped, so no escape sequence in a file name acts on the terminal.
+pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    gitml::text::escape_control(s)
+}
+
+/// Print a table on stdout, line by line, trailing spaces trimmed and control characters in its
+/// cells escaped.
+pub fn print_table(table: &impl std::fmt::Display) {
+    for line in table.to_string().lines() {
+        println!("{}", shown(line.trim_end()));
+    }
+}
+
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }

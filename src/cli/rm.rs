@@ -42,7 +42,11 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> gitml::Result<Outcome> {
         } else {
             ", data kept"
         };
-        println!("untracked `{}` (removed `{}`{data})", r.path, r.pointer);
+        println!(
+            "untracked `{}` (removed `{}`{data})",
+            output::shown(&r.path),
+            output::shown(&r.pointer)
+        );
     }
     if !ctx.quiet && !removed.is_empty() {
         let pointers: Vec<&str> = removed.iter().map(|r| r.pointer.as_str()).collect();

@@ -94,24 +94,16 @@ pub fn finish(
     // A dead server fails every object the same way: show a few, count the rest.
     const SHOWN: usize = 5;
     let redact = gitml::error::redact;
-    for f in report.missing.iter().take(SHOWN) {
+    for f in report.missing.iter().chain(&report.failed).take(SHOWN) {
         eprintln!(
             "error: `{}`: object {}: {}",
-            f.path,
+            output::shown(&f.path),
             f.oid,
-            redact(&f.error)
+            output::shown(&redact(&f.error))
         );
     }
-    for f in report.failed.iter().take(SHOWN) {
-        eprintln!(
-            "error: `{}`: object {}: {}",
-            f.path,
-            f.oid,
-            redact(&f.error)
-        );
-    }
-    let shown = report.missing.len().min(SHOWN) + report.failed.len().min(SHOWN);
     let total = report.missing.len() + report.failed.len();
+    let shown = total.min(SHOWN);
     if total > shown {
         eprintln!("error: ... and {} more", total - shown);
     }

@@ -230,6 +230,23 @@ def unknown_keys(validator, schema, instance, where="$"):
     return problems
 
 
+def timestamps(instance, path="$"):
+    """Every `*_at` string is an RFC 3339 time, as on GitHub (some schemas say only 'string')."""
+    problems = []
+    if isinstance(instance, dict):
+        for k, v in instance.items():
+            if k.endswith("_at") and isinstance(v, str):
+                try:
+                    _date_time(v)
+                except ValueError as e:
+                    problems.append(f"{path}.{k}: {e}")
+            problems += timestamps(v, f"{path}.{k}")
+    elif isinstance(instance, list):
+        for i, v in enumerate(instance[:3]):
+            problems += timestamps(v, f"{path}[{i}]")
+    return problems
+
+
 def _with_root(validator, sub):
     root = dict(sub)
     root["components"] = validator.schema["components"]
@@ -318,10 +335,14 @@ class Checker:
         if key not in self.cache:
             self.cache[key] = self.desc.validator(schema)
         v = self.cache[key]
-        errs = [f"{'/'.join(map(str, e.absolute_path)) or '$'}: {e.message[:300]}"
-                for e in sorted(v.iter_errors(body), key=lambda e: list(map(str, e.absolute_path)))]
+        errs = []
+        for e in sorted(v.iter_errors(body), key=lambda e: list(map(str, e.absolute_path))):
+            while e.context:  # anyOf/oneOf: say why the closest branch failed, not the whole instance
+                real = [c for c in e.context if not (c.validator == "type" and c.validator_value == "null")]
+                e = jsonschema.exceptions.best_match(real or e.context)
+            errs.append(f"{'/'.join(map(str, e.absolute_path)) or '$'}: {e.message[:300]}")
         if not errs:
-            errs = unknown_keys(v, v.schema, body)
+            errs = unknown_keys(v, v.schema, body) + timestamps(body)
         return errs, how
 
     def shape(self, what, op, status, body, want_status):

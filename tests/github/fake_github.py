@@ -81,10 +81,13 @@ def node_id(prefix: str, number: int) -> str:
 
 def error(status: int, message: str, doc: str | None = None, errors: list | None = None,
           headers: dict | None = None) -> ApiError:
-    body = {"message": message, "documentation_url": doc or DOC_ROOT, "status": str(status)}
-    if errors is not None:
-        body = {"message": message, "errors": errors, "documentation_url": doc or DOC_ROOT,
-                "status": str(status)}
+    if status == 422:
+        # validation-error in the description names no "status" key (basic-error does)
+        body = {"message": message, "documentation_url": doc or DOC_ROOT}
+        if errors is not None:
+            body = {"message": message, "errors": errors, "documentation_url": doc or DOC_ROOT}
+    else:
+        body = {"message": message, "documentation_url": doc or DOC_ROOT, "status": str(status)}
     return ApiError(status, body, headers)
 
 

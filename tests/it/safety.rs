@@ -565,3 +565,35 @@ fn conflicting_pointers_are_refused_before_checkout_writes() {
     assert!(env.exists("q/r.gitml"), "a git-tracked pointer was deleted");
     assert!(!env.exists("q/r"), "checkout wrote before refusing");
 }
+
+#[test]
+fn hints_quote_the_names_they_mention() {
+    let env = TestEnv::new();
+    env.write("-rf", "x");
+    env.write("my data", "y");
+    let r = env.git_ml(&["add", "--", "-rf", "my data"]);
+    r.success();
+    assert!(
+        r.stderr
+            .contains("`git add -- -rf.gitml 'my data.gitml' .gitignore`"),
+        "{}",
+        r.stderr
+    );
+    // The hint, pasted, does what it says.
+    let hint = r.stderr.split('`').nth(1).unwrap().to_string();
+    let out = env
+        .command("sh", &env.root)
+        .args(["-c", &hint])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let staged = env.git(&["diff", "--cached", "--name-only"]);
+    assert!(
+        staged.contains("-rf.gitml") && staged.contains("my data.gitml"),
+        "{staged}"
+    );
+}
