@@ -85,6 +85,11 @@ pub enum Error {
     #[error("`{path}` contains `{inner}`, which git-ml already tracks")]
     ContainsTracked { path: String, inner: String },
 
+    #[error(
+        "`{outer}` and `{inner}` conflict: the data of one would lie inside the other's, so neither can be checked out"
+    )]
+    ConflictingPointers { outer: String, inner: String },
+
     #[error("`{0}` ends in `.gitml`; that name is reserved for pointer files")]
     ReservedName(String),
 
@@ -194,6 +199,11 @@ impl Error {
                 "run `git ml verify` to find damaged cache objects; fetch them again from a remote"
                     .into()
             }
+            Error::ConflictingPointers { outer, inner } => format!(
+                "keep one: `git rm {}` or `git rm {}`, then commit",
+                crate::text::shell_path(outer),
+                crate::text::shell_path(inner)
+            ),
             Error::NotTracked(p) => format!(
                 "track it first with `git ml add {}`",
                 crate::text::shell_path(p)

@@ -188,5 +188,30 @@ pub fn find_tracked_in(root: &Path) -> Result<Vec<Tracked>> {
         }
     }
     out.sort_by(|a, b| a.path.cmp(&b.path));
+    check_nesting(&out)?;
     Ok(out)
+}
+
+/// Refuse pointers of which one would be inside the other's data (`q.gitml` and `q/r.gitml`):
+/// materialising either would delete or overwrite the other, and with it a file git tracks.
+/// `tracked` is sorted by path, so an enclosing path comes right before what it encloses (or
+/// before other paths sharing its prefix, which the scan passes over).
+pub fn check_nesting(tracked: &[Tracked]) -> Result<()> {
+    let mut open: Vec<&Tracked> = Vec::new();
+    for t in tracked {
+        while let Some(outer) = open.last() {
+            if t.path.starts_with(&format!("{}/", outer.path)) {
+                return Err(Error::ConflictingPointers {
+                    outer: outer.pointer.clone(),
+                    inner: t.pointer.clone(),
+                });
+            }
+            if t.path.starts_with(&outer.path) {
+                break;
+            }
+            open.pop();
+        }
+        open.push(t);
+    }
+    Ok(())
 }
