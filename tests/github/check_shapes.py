@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import re
 import subprocess
 import sys
@@ -377,10 +376,8 @@ def self_test(ck: Checker):
     ck.expect("self-test: a wrong type is caught", bool(errs_type), "validator accepted message: 404")
     ck.expect("self-test: an unknown key is caught", bool(errs_typo), "validator accepted key 'mesage'")
     ck.expect("self-test: missing required keys are caught", bool(errs_missing), "validator accepted {url}")
-    bad_date = {"message": "x"}
     v = ck.desc.validator({"type": "string", "format": "date-time"})
     ck.expect("self-test: a bad date-time is caught", not v.is_valid("2020-01-01 10:00"), "accepted '2020-01-01 10:00'")
-    del bad_date
 
 
 def run(ck: Checker, fake: Fake):

@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 import urllib.parse
 
 DOCS = {
@@ -280,7 +281,7 @@ class State:
             "repo": full, "number": number,
             "id": _opt(spec, "id", int, self.next_pr_id, where),
             "title": _opt(spec, "title", str, f"Pull request {number}", where),
-            "body": spec.get("body"),
+            "body": _opt(spec, "body", str, None, where),
             "user": user, "state": state, "locked": _opt(spec, "locked", bool, False, where),
             "draft": _opt(spec, "draft", bool, False, where),
             "head": {"ref": _req(head, "ref", str, where + ".head"), "sha": _req(head, "sha", str, where + ".head"),
@@ -706,10 +707,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             self._send(400, {"message": "Bad request body", "documentation_url": DOC_ROOT, "status": "400"})
             return
-        if path.startswith("/_fake/"):
-            self._control(path, split.query, raw)
-            return
-        self._api(path, split.query, raw)
+        try:
+            if path.startswith("/_fake/"):
+                self._control(path, split.query, raw)
+            else:
+                self._api(path, split.query, raw)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception as e:  # a bug in the fake: say so loudly, in the answer and on stderr
+            traceback.print_exc()
+            self.close_connection = True
+            self._send(500, {"message": f"fake_github internal error: {type(e).__name__}: {e}"})
 
     def _control(self, path, query, raw):
         st = self.state

@@ -239,3 +239,60 @@ fn missing_objects_fail_checkout_with_a_hint() {
         r.stderr
     );
 }
+
+#[test]
+fn config_errors_name_file_line_and_column() {
+    let env = TestEnv::new();
+    let base = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "[cache]\nlink = 5\n",
+            &["gitml.toml: line", "column", "invalid type"],
+        ),
+        (
+            "[core]\njobs = \"many\"\n",
+            &["gitml.toml: line", "jobs", "column"],
+        ),
+        (
+            "[cahce]\nlink = [\"copy\"]\n",
+            &["unknown field `cahce`", "`stages`", "`remotes`"],
+        ),
+        (
+            "[stages.t]\ncmd = 5\n",
+            &["[stages.t]", "`cmd` must be a string or a list of strings"],
+        ),
+    ];
+    for (extra, wanted) in cases {
+        env.write("gitml.toml", format!("# a project\n{extra}"));
+        let r = env.git_ml(&["run", "--dry-run"]);
+        r.code(2);
+        for w in *wanted {
+            assert!(
+                r.stderr.contains(w),
+                "{extra:?}: missing {w:?} in {}",
+                r.stderr
+            );
+        }
+        assert_eq!(
+            r.stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            1
+        );
+    }
+    // A line of 600 KB is not echoed back.
+    env.write(
+        "gitml.toml",
+        format!("{base}\nx = [{}\n", "1,".repeat(300_000)),
+    );
+    let r = env.git_ml(&["status"]);
+    r.code(2);
+    assert!(r.stderr.len() < 2000, "{} bytes of error", r.stderr.len());
+    // Not UTF-8: named, with the byte.
+    env.write("gitml.toml", b"[cache]\n# \xff\xfe\n".to_vec());
+    let r = env.git_ml(&["status"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("gitml.toml") && r.stderr.contains("UTF-8"),
+        "{}",
+        r.stderr
+    );
+}
