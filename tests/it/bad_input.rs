@@ -287,7 +287,7 @@ fn config_errors_name_file_line_and_column() {
     r.code(2);
     assert!(r.stderr.len() < 2000, "{} bytes of error", r.stderr.len());
     // Not UTF-8: named, with the byte.
-    env.write("gitml.toml", b"[cache]\n# \xff\xfe\n".to_vec());
+    env.write("gitml.toml", b"[cache]\n# \xff\xfe\n");
     let r = env.git_ml(&["status"]);
     r.code(2);
     assert!(
