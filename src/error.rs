@@ -69,6 +69,9 @@ pub enum Error {
     #[error("{file}: {message}")]
     Config { file: String, message: String },
 
+    #[error("{file}: {message}")]
+    Metrics { file: String, message: String },
+
     #[error("invalid value for `{key}` ({origin}): {message}")]
     ConfigValue {
         key: String,
@@ -268,6 +271,9 @@ impl Error {
             }
             Error::TransferFailed { .. } => {
                 "run the command again: objects already transferred are not sent twice".into()
+            }
+            Error::Metrics { .. } => {
+                "metrics and params files are JSON, YAML or TOML tables of names and values; see docs/formats.md (run records)".into()
             }
             Error::Config { .. } | Error::ConfigValue { .. } => {
                 "see docs/configuration.md for the keys and their types".into()

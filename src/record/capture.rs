@@ -106,7 +106,11 @@ fn worktree_values(ws: &Workspace, d: &Declared) -> Result<(Values, Values, Vec<
         let mut out = Values::new();
         for f in files_ {
             match std::fs::read_to_string(ws.abs(f)) {
-                Ok(text) => out.extend(files::parse(&text, f)?),
+                Ok(text) => {
+                    let (values, collisions) = files::parse_report(&text, f)?;
+                    warnings.extend(collisions.into_iter().map(|message| Warning { message }));
+                    out.extend(values);
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => warnings.push(Warning {
                     message: format!("`{f}` (declared in gitml.toml) does not exist"),
                 }),
@@ -225,7 +229,9 @@ pub fn record(ws: &Workspace, opts: &RecordOptions) -> Result<Recorded> {
             .relativize(&ws.cwd, f)
             .unwrap_or_else(|_| f.display().to_string());
         let text = fs_err::read_to_string(ws.cwd.join(f))?;
-        metrics.extend(files::parse(&text, &rel)?);
+        let (values, collisions) = files::parse_report(&text, &rel)?;
+        warnings.extend(collisions.into_iter().map(|message| Warning { message }));
+        metrics.extend(values);
     }
     for f in &opts.params_files {
         let rel = ws
@@ -233,7 +239,9 @@ pub fn record(ws: &Workspace, opts: &RecordOptions) -> Result<Recorded> {
             .relativize(&ws.cwd, f)
             .unwrap_or_else(|_| f.display().to_string());
         let text = fs_err::read_to_string(ws.cwd.join(f))?;
-        params.extend(files::parse(&text, &rel)?);
+        let (values, collisions) = files::parse_report(&text, &rel)?;
+        warnings.extend(collisions.into_iter().map(|message| Warning { message }));
+        params.extend(values);
     }
     for m in &opts.metrics {
         let (k, v) = files::parse_assignment(m)?;

@@ -296,3 +296,29 @@ fn config_errors_name_file_line_and_column() {
         r.stderr
     );
 }
+
+#[test]
+fn metrics_files_as_python_writes_them_and_colliding_keys() {
+    let env = TestEnv::new();
+    env.write(
+        "m.json",
+        "{\"loss\": NaN, \"acc\": 0.5, \"a.b\": 1, \"a\": {\"b\": 2}}",
+    );
+    env.commit_all("m");
+    let r = env.git_ml(&["record", "--metrics", "m.json", "--json"]);
+    r.success();
+    let run = &r.json()["run"];
+    assert_eq!(run["metrics"]["loss"], "nan", "{run}");
+    assert_eq!(run["metrics"]["acc"], 0.5, "{run}");
+    assert!(r.stderr.contains("`a.b` appears twice"), "{}", r.stderr);
+    env.write("m.json", "{\"acc\": 0.5,,}");
+    env.commit_all("broken");
+    let r = env.git_ml(&["record", "--metrics", "m.json"]);
+    r.code(2);
+    assert!(r.stderr.contains("m.json:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("docs/formats.md"),
+        "the hint fits the error: {}",
+        r.stderr
+    );
+}
