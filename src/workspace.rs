@@ -123,9 +123,25 @@ impl Workspace {
         Ok(out)
     }
 
+    /// Read and parse a pointer; a file pointer whose `size` disagrees with the object the cache
+    /// holds for it is an error (a hand-edited or hostile pointer must not be shown, or checked
+    /// out, as something it is not).
     pub fn read_pointer(&self, t: &Tracked) -> Result<Pointer> {
         let text = fs_err::read_to_string(self.abs(&t.pointer))?;
-        Pointer::parse(&text, &t.pointer)
+        let p = Pointer::parse(&text, &t.pointer)?;
+        if p.kind == pointer::Kind::File
+            && let Ok(meta) = std::fs::metadata(self.cache.object_path(&p.oid))
+            && meta.len() != p.size
+        {
+            return Err(pointer::size_mismatch(
+                &t.pointer,
+                &text,
+                "size",
+                p.size,
+                meta.len(),
+            ));
+        }
+        Ok(p)
     }
 
     /// Refuse a tracked path whose location on disk leads out of the work tree through a

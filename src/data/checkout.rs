@@ -233,6 +233,17 @@ fn plan_one(
         }
         Kind::Dir => {
             let target = super::load_manifest(ws, ptr.oid, &t.path)?;
+            for (key, said, actual) in [
+                ("size", ptr.size, target.size()),
+                ("files", ptr.files, target.files()),
+            ] {
+                if said != actual {
+                    let text = std::fs::read_to_string(ws.abs(&t.pointer)).unwrap_or_default();
+                    return Err(crate::data::pointer::size_mismatch(
+                        &t.pointer, &text, key, said, actual,
+                    ));
+                }
+            }
             let files: Vec<(Oid, &str)> = target
                 .entries
                 .iter()

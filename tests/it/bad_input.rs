@@ -322,3 +322,30 @@ fn metrics_files_as_python_writes_them_and_colliding_keys() {
         r.stderr
     );
 }
+
+#[test]
+fn a_pointer_whose_size_disagrees_with_its_content_is_refused() {
+    let env = TestEnv::new();
+    env.write("a.bin", bytes(1, 100));
+    env.write("d/x", "x");
+    env.git_ml(&["add", "a.bin", "d"]).success();
+    let p = String::from_utf8(env.read("a.bin.gitml")).unwrap();
+    env.write("a.bin.gitml", p.replace("size = 100", "size = 999999"));
+    for cmd in ["ls", "checkout", "status"] {
+        let r = env.git_ml(&[cmd]);
+        r.code(2);
+        assert!(
+            r.stderr.contains("a.bin.gitml:") && r.stderr.contains("999999"),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
+    env.write("a.bin.gitml", p);
+    let d = String::from_utf8(env.read("d.gitml")).unwrap();
+    env.write("d.gitml", d.replace("files = 1", "files = 7"));
+    std::fs::remove_file(env.path("d/x")).unwrap();
+    let r = env.git_ml(&["checkout", "d"]);
+    r.code(2);
+    assert!(r.stderr.contains("d.gitml:"), "{}", r.stderr);
+    assert!(!env.exists("d/x"));
+}
