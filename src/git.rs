@@ -26,11 +26,18 @@ pub(crate) fn git(root: &Path) -> Command {
 
 /// Run git, returning stdout; a failure carries git's own message.
 pub(crate) fn run(root: &Path, args: &[&str]) -> Result<Vec<u8>> {
+    let started = std::time::Instant::now();
     let out = git(root)
         .args(args)
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| Error::Other(format!("could not run `git`: {e}")))?;
+    tracing::debug!(
+        "git {} ({:.1} ms, exit {})",
+        args.join(" "),
+        started.elapsed().as_secs_f64() * 1e3,
+        out.status.code().unwrap_or(-1)
+    );
     if !out.status.success() {
         return Err(Error::Git {
             command: format!("git {}", args.join(" ")),

@@ -33,6 +33,12 @@ impl Workspace {
         let repo = Repo::discover(cwd)?;
         let config = Config::load(&repo.root, &repo.gitml_dir(), overrides)?;
         let cache = Cache::new(config.cache_dir.clone());
+        tracing::info!(
+            "repository `{}`, cache `{}`, {} jobs",
+            repo.root.display(),
+            config.cache_dir.display(),
+            config.jobs
+        );
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(config.jobs)
             .build_global();

@@ -28,7 +28,10 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> gitml::Result<Outcome> {
         output::json(&report)?;
         return Ok(Outcome::Ok);
     }
-    for a in &report.added {
+    for w in &report.warnings {
+        eprintln!("warning: {}", output::shown(w));
+    }
+    for a in report.added.iter().filter(|_| !ctx.quiet) {
         let what = match a.kind {
             gitml::data::pointer::Kind::File => output::size(a.size),
             gitml::data::pointer::Kind::Dir => {
@@ -47,9 +50,6 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> gitml::Result<Outcome> {
         );
     }
     if !ctx.quiet {
-        for w in &report.warnings {
-            eprintln!("warning: {}", output::shown(w));
-        }
         eprintln!(
             "hashed {} ({})",
             output::plural(report.hashed_files, "file", "files"),

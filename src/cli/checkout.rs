@@ -61,7 +61,7 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs) -> gitml::Result<Outcome> {
         output::json(&report)?;
         return Ok(Outcome::Ok);
     }
-    for p in &report.paths {
+    for p in report.paths.iter().filter(|_| !ctx.quiet) {
         if p.action != "up-to-date" {
             println!(
                 "updated `{}` ({} written, {} removed)",

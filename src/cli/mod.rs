@@ -68,7 +68,8 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 
-    /// No progress bars or informational messages
+    /// Only results, warnings and errors: no progress, no per-path lines of commands that change
+    /// things, no hints
     #[arg(short, long, global = true)]
     quiet: bool,
 
@@ -191,8 +192,26 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Found) => ExitCode::from(EXIT_FOUND),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(gitml::Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => report(&e),
+        Err(e) => {
+            if json_requested() {
+                // A caller that asked for JSON parses stdout: give it the error there too.
+                let redact = gitml::error::redact;
+                let _ = output::json(&serde_json::json!({
+                    "error": redact(&e.to_string()),
+                    "hint": e.hint().map(|h| redact(&h)),
+                }));
+            }
+            report(&e)
+        }
     }
+}
+
+/// Whether the command line asked for `--json` (before any `--`).
+fn json_requested() -> bool {
+    std::env::args()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json" || a == "--format=json")
 }
 
 fn report(e: &gitml::Error) -> ExitCode {

@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> gitml::Result<Outcome> {
         output::json(&removed)?;
         return Ok(Outcome::Ok);
     }
-    for r in &removed {
+    for r in removed.iter().filter(|_| !ctx.quiet) {
         let data = if r.deleted_data {
             ", data deleted"
         } else {

@@ -394,8 +394,10 @@ fn bring_up_to_date(
         reasons.insert(0, "--force".into());
     }
     if reasons.is_empty() {
+        tracing::info!("stage `{}` up to date", stage.name);
         return Ok((Outcome::Skipped, reasons, None));
     }
+    tracing::info!("stage `{}` stale: {}", stage.name, reasons.join("; "));
     if opts.dry_run {
         return Ok((Outcome::WouldRun, reasons, None));
     }

@@ -409,6 +409,15 @@ pub fn push_with(
     }
     remote.check()?;
     let plan = plan_push(ws, remote, targets, jobs)?;
+    tracing::info!(
+        "push to `{}`: {} files, {} chunks, {} roots to send; {} present; {} not in the cache",
+        remote.name(),
+        plan.files.len(),
+        plan.chunks.len(),
+        plan.roots.len(),
+        plan.skipped,
+        plan.missing_local.len()
+    );
     let mut report = TransferReport {
         remote: remote.name().to_string(),
         skipped: plan.skipped,
