@@ -515,3 +515,31 @@ fn a_clone_restores_outputs_from_the_remote_run_cache_instead_of_rerunning() {
         std::fs::read_to_string(env.path("gitml.lock")).unwrap()
     );
 }
+
+#[test]
+fn the_merge_driver_says_what_it_did_with_binary_input() {
+    let env = TestEnv::new();
+    let (base, ours, theirs) = (
+        env.base.join("base"),
+        env.base.join("ours"),
+        env.base.join("theirs"),
+    );
+    std::fs::write(&base, b"version = 1\n").unwrap();
+    std::fs::write(&ours, b"\x00\x01binary ours").unwrap();
+    std::fs::write(&theirs, b"version = 1\ntype = \"file\"\n").unwrap();
+    let r = env.git_ml(&[
+        "merge-driver",
+        base.to_str().unwrap(),
+        ours.to_str().unwrap(),
+        theirs.to_str().unwrap(),
+        "m.bin.gitml",
+    ]);
+    r.code(1);
+    assert!(r.stderr.contains("not text"), "{}", r.stderr);
+    assert!(!r.stderr.contains("markers"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(&ours).unwrap(),
+        b"\x00\x01binary ours",
+        "ours was changed"
+    );
+}
