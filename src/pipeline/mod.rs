@@ -48,6 +48,9 @@ pub struct Stage {
     pub wdir: Option<String>,
     pub env: BTreeMap<String, String>,
     pub always_run: bool,
+    /// Keep the outputs in place while the command runs (it updates them, e.g. a checkpoint);
+    /// by default outputs whose content is in the cache are removed first.
+    pub persist: bool,
     /// Line of `[stages.NAME]` in `gitml.toml`, for messages.
     pub line: usize,
 }
@@ -74,6 +77,7 @@ const STAGE_KEYS: &[&str] = &[
     "wdir",
     "env",
     "always_run",
+    "persist",
 ];
 
 /// The default params file: the first `[params] files` entry, else `params.yaml`.
@@ -202,6 +206,12 @@ pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
                 .as_bool()
                 .ok_or_else(|| bad("`always_run` must be true or false".into()))?,
         };
+        let persist = match t.get("persist") {
+            None => false,
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| bad("`persist` must be true or false".into()))?,
+        };
         let wdir = match t.get("wdir") {
             None => None,
             Some(v) => {
@@ -231,6 +241,7 @@ pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
             wdir,
             env,
             always_run,
+            persist,
             line,
         };
         for p in stage

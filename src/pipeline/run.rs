@@ -229,6 +229,55 @@ fn restore(
     Ok(true)
 }
 
+/// Remove a stage's outputs before its command runs, as DVC does: the command then starts from
+/// nothing, and cannot write through a hard link or symlink into a cache object (which would
+/// corrupt the cache, and anything sharing the object). Only outputs whose content the cache
+/// holds are removed (a link is always removed: it is not data); anything else stays, so no
+/// unsaved work is lost.
+fn clear_outputs(ws: &Workspace, stage: &Stage, now: &BTreeMap<String, Option<Oid>>) -> Result<()> {
+    for o in &stage.outs {
+        let abs = ws.abs(o);
+        let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            fs_err::remove_file(&abs)?;
+            continue;
+        }
+        let Some(Some(oid)) = now.get(o) else {
+            continue;
+        };
+        let recoverable = if meta.is_dir() {
+            crate::data::load_manifest(ws, *oid, o).is_ok_and(|m| {
+                let files: Vec<Oid> = m
+                    .entries
+                    .iter()
+                    .filter_map(|e| match e.kind {
+                        crate::data::manifest::EntryKind::File { oid, .. } => Some(oid),
+                        _ => None,
+                    })
+                    .collect();
+                ws.cache.count_missing(&files) == 0
+            })
+        } else {
+            ws.cache.contains(oid)
+        };
+        if !recoverable {
+            tracing::info!(
+                "stage `{}`: `{o}` is not in the cache; left in place",
+                stage.name
+            );
+            continue;
+        }
+        if meta.is_dir() {
+            fs_err::remove_dir_all(&abs)?;
+        } else {
+            fs_err::remove_file(&abs)?;
+        }
+    }
+    Ok(())
+}
+
 /// Process groups of running stages, so a Ctrl-C or SIGTERM can stop each stage and everything
 /// it started.
 #[derive(Default)]
@@ -404,10 +453,15 @@ fn bring_up_to_date(
     let key = cache_key(stage, &deps, &params);
     let outcome = if !opts.force
         && !stage.always_run
+        // A persisted output depends on what was there before, which the key does not cover.
+        && !stage.persist
         && restore(ws, stage, &key, opts.remote, opts.jobs.max(4))?
     {
         Outcome::Restored
     } else {
+        if !stage.persist {
+            clear_outputs(ws, stage, &outs_now)?;
+        }
         execute(ws, stage, out, running)?;
         if running.interrupted() {
             return Err(Error::Other(format!("stage `{}` interrupted", stage.name)));

@@ -597,3 +597,30 @@ fn hints_quote_the_names_they_mention() {
         "{staged}"
     );
 }
+
+#[test]
+fn a_stage_writing_its_output_in_place_cannot_corrupt_the_cache() {
+    let env = TestEnv::new();
+    let toml = format!(
+        "{}\n[stages.s]\ncmd = \"echo $(cat n) >> out.txt\"\ndeps = [\"n\"]\nouts = [\"out.txt\"]\n\n[stages.p]\ncmd = \"echo run >> log.txt\"\nouts = [\"log.txt\"]\npersist = true\nalways_run = true\n",
+        std::fs::read_to_string(env.path("gitml.toml")).unwrap()
+    );
+    env.write("gitml.toml", toml);
+    env.write("n", "1");
+    env.git_ml(&["run", "--no-record"]).success();
+    // Outputs as hard links into the cache, then a stage that appends in place.
+    std::fs::remove_file(env.path("out.txt")).unwrap();
+    env.git_ml(&["checkout", "--link", "hardlink"]).success();
+    assert!(std::fs::metadata(env.path("out.txt")).unwrap().nlink() > 1);
+    env.write("n", "2");
+    env.git_ml(&["run", "--no-record"]).success();
+    assert_eq!(
+        env.read("out.txt"),
+        b"2\n",
+        "the stage did not start from nothing"
+    );
+    let r = env.git_ml(&["verify"]);
+    r.success();
+    // A persisted output is kept for the command to update.
+    assert_eq!(env.read("log.txt"), b"run\nrun\n");
+}
