@@ -162,6 +162,9 @@ pub enum Error {
     )]
     Dirty { count: usize, paths: String },
 
+    #[error("gc cannot tell what {count} kept director{} need{}, because their manifests are neither in the cache nor on the remote (never pushed?): {}; nothing was removed", if *.count == 1 { "y" } else { "ies" }, if *.count == 1 { "s" } else { "" }, .dirs.join("; "))]
+    GcUnreadable { count: usize, dirs: Vec<String> },
+
     #[error("{0}")]
     Other(String),
 }
@@ -274,6 +277,9 @@ impl Error {
             }
             Error::Metrics { .. } => {
                 "metrics and params files are JSON, YAML or TOML tables of names and values; see docs/formats.md (run records)".into()
+            }
+            Error::GcUnreadable { .. } => {
+                "push that data from a machine that has it (`git ml push --all-branches`), or pass `--skip-unreadable` to collect the rest (objects younger than `gc.grace` are kept anyway)".into()
             }
             Error::Config { .. } | Error::ConfigValue { .. } => {
                 "see docs/configuration.md for the keys and their types".into()

@@ -33,6 +33,9 @@ pub struct GcReport {
     /// Unreferenced objects kept because they are younger than the grace period.
     pub recent: u64,
     pub commits_scanned: u64,
+    /// Kept directories whose manifest could not be read (`--skip-unreadable`): the objects
+    /// only they need may have been removed.
+    pub unreadable: Vec<String>,
 }
 
 /// Every target that anything the user can still reach points to, and how many commits were read:
@@ -95,9 +98,11 @@ fn kept_objects(
     ws: &Workspace,
     targets: &[Target],
     remote: Option<&dyn Transport>,
-) -> Result<HashSet<Oid>> {
+    skip_unreadable: bool,
+) -> Result<(HashSet<Oid>, Vec<String>)> {
     let mut keep = HashSet::new();
     let mut dirs_done = HashSet::new();
+    let mut unreadable_dirs: Vec<String> = Vec::new();
     for t in targets {
         keep.insert(t.oid);
         if t.kind != Kind::Dir || !dirs_done.insert(t.oid) {
@@ -115,26 +120,37 @@ fn kept_objects(
                 }),
             }
         };
-        let unreadable = |e: Error| {
-            Error::Other(format!(
-                "cannot read the manifest of `{}` ({}): {e}; nothing was removed",
-                t.path, t.oid
-            ))
-        };
-        ensure(&t.oid).map_err(unreadable)?;
-        let root = ws.cache.read_verified(&t.oid).map_err(unreadable)?;
-        for c in Manifest::chunk_refs(t.oid, &root).map_err(unreadable)? {
-            ensure(&c.oid).map_err(unreadable)?;
-            keep.insert(c.oid);
-        }
-        let m = crate::data::load_manifest(ws, t.oid, &t.path).map_err(unreadable)?;
-        for e in m.entries {
-            if let EntryKind::File { oid, .. } = e.kind {
-                keep.insert(oid);
+        let expand = |keep: &mut HashSet<Oid>| -> Result<()> {
+            ensure(&t.oid)?;
+            let root = ws.cache.read_verified(&t.oid)?;
+            for c in Manifest::chunk_refs(t.oid, &root)? {
+                ensure(&c.oid)?;
+                keep.insert(c.oid);
             }
+            let m = crate::data::load_manifest(ws, t.oid, &t.path)?;
+            for e in m.entries {
+                if let EntryKind::File { oid, .. } = e.kind {
+                    keep.insert(oid);
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = expand(&mut keep) {
+            unreadable_dirs.push(format!(
+                "`{}` ({}): {}",
+                t.path,
+                t.oid.short(),
+                crate::error::redact(&e.to_string())
+            ));
         }
     }
-    Ok(keep)
+    if !unreadable_dirs.is_empty() && !skip_unreadable {
+        let count = unreadable_dirs.len();
+        let mut shown = unreadable_dirs.clone();
+        shown.truncate(10);
+        return Err(Error::GcUnreadable { count, dirs: shown });
+    }
+    Ok((keep, unreadable_dirs))
 }
 
 struct Candidate {
@@ -195,10 +211,15 @@ fn sweep(
 
 /// Collect garbage in the local cache. Manifests of kept directories that the cache lacks are
 /// read from `remote` when one is given (else gc stops without removing anything).
-pub fn gc_cache(ws: &Workspace, force: bool, remote: Option<&dyn Transport>) -> Result<GcReport> {
+pub fn gc_cache(
+    ws: &Workspace,
+    force: bool,
+    remote: Option<&dyn Transport>,
+    skip_unreadable: bool,
+) -> Result<GcReport> {
     let _lock = ws.lock(&|_| {})?;
     let (targets, commits) = kept_targets(ws)?;
-    let keep = kept_objects(ws, &targets, remote)?;
+    let (keep, skipped) = kept_objects(ws, &targets, remote, skip_unreadable)?;
     let all = ws
         .cache
         .list()?
@@ -236,7 +257,9 @@ pub fn gc_cache(ws: &Workspace, force: bool, remote: Option<&dyn Transport>) -> 
         commits,
         jobs: ws.config.jobs,
     };
-    sweep(s, all, &delete)
+    let mut report = sweep(s, all, &delete)?;
+    report.unreadable = skipped;
+    Ok(report)
 }
 
 /// Collect garbage on a remote.
@@ -245,6 +268,7 @@ pub fn gc_remote(
     remote: &dyn Transport,
     force: bool,
     jobs: usize,
+    skip_unreadable: bool,
 ) -> Result<GcReport> {
     if !remote.writable() {
         return Err(Error::Remote {
@@ -256,7 +280,7 @@ pub fn gc_remote(
     }
     remote.check()?;
     let (targets, commits) = kept_targets(ws)?;
-    let keep = kept_objects(ws, &targets, Some(remote))?;
+    let (keep, skipped) = kept_objects(ws, &targets, Some(remote), skip_unreadable)?;
     let all = remote
         .list()?
         .into_iter()
@@ -274,5 +298,7 @@ pub fn gc_remote(
         commits,
         jobs,
     };
-    sweep(s, all, &|o| remote.delete(o))
+    let mut report = sweep(s, all, &|o| remote.delete(o))?;
+    report.unreadable = skipped;
+    Ok(report)
 }

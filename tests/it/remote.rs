@@ -441,3 +441,30 @@ fn same_file_system_remotes_share_inodes_unless_the_work_tree_may_link_to_the_ca
         std::fs::metadata(&in_cache).unwrap().ino()
     );
 }
+
+#[test]
+fn gc_names_every_directory_it_cannot_read_and_can_go_on_without_them() {
+    let (env, _store) = setup();
+    // Two commits whose directories were never pushed, and whose manifests this clone lacks.
+    let clone = env.clone_repo();
+    let r = clone.git_ml(&["-c", "gc.grace=0", "gc", "--force"]);
+    r.code(2);
+    assert!(r.stderr.contains("`data`"), "{}", r.stderr);
+    assert!(r.stderr.contains("--skip-unreadable"), "{}", r.stderr);
+    let r = clone.git_ml(&[
+        "-c",
+        "gc.grace=0",
+        "gc",
+        "--force",
+        "--skip-unreadable",
+        "--json",
+    ]);
+    r.success();
+    assert_eq!(
+        r.json()["unreadable"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("warning: skipped `data`"), "{}", r.stderr);
+}
