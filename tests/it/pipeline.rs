@@ -543,3 +543,54 @@ fn the_merge_driver_says_what_it_did_with_binary_input() {
         "ours was changed"
     );
 }
+
+#[test]
+fn a_signal_to_the_git_wrappers_process_group_reaches_the_stages() {
+    let env = TestEnv::new();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str(
+        "\n[stages.slow]\ncmd = \"sh -c 'echo $$ > slow.pid; sleep 60'; echo x > slow.txt\"\nouts = [\"slow.txt\"]\n",
+    );
+    env.write("gitml.toml", toml);
+    env.write(".gitignore", "slow.pid\n");
+    env.commit_all("slow");
+    // As a user runs it: `git ml run`, git's dispatcher in front, one process group (a shell's
+    // job); Ctrl-C or `kill -TERM -PGID` signals the whole group.
+    let mut cmd = env.command("git", &env.root);
+    cmd.args(["ml", "run", "--no-record"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !env.path("slow.pid").exists() {
+        assert!(Instant::now() < deadline, "the slow stage never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let grandchild = String::from_utf8(env.read("slow.pid"))
+        .unwrap()
+        .trim()
+        .to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let t0 = Instant::now();
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{grandchild}/stat")).is_ok_and(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+    };
+    while running() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !running(),
+        "the stage's process {grandchild} outlived the signal"
+    );
+    assert!(!env.exists("slow.txt"));
+}
