@@ -193,7 +193,8 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(gitml::Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            if json_requested() {
+            if json_requested() && !output::JSON_PRINTED.load(std::sync::atomic::Ordering::Relaxed)
+            {
                 // A caller that asked for JSON parses stdout: give it the error there too.
                 let redact = gitml::error::redact;
                 let _ = output::json(&serde_json::json!({

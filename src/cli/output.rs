@@ -40,8 +40,13 @@ pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// Whether this process printed its JSON result already (an error after it must not print a
+/// second JSON document on stdout).
+pub static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Print a value as pretty JSON on stdout.
 pub fn json<T: serde::Serialize>(value: &T) -> gitml::Result<()> {
+    JSON_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
     // Buffered: stdout is line-buffered, and pretty JSON is one write per line otherwise (13,000
     // writes for a 1,000-commit `log --json`).
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());

@@ -164,7 +164,7 @@ fn a_failing_stage_stops_its_dependents_and_keeps_its_lock_entry() {
     let toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
     let broken = toml.replace(
         "mkdir -p feat && head -n 5",
-        "echo half > feat/partial && exit 3 && head -n 5",
+        "mkdir -p feat && echo half > feat/partial && exit 3 && head -n 5",
     );
     env.write("gitml.toml", &broken);
     let out = env.git_ml(&["run", "--json"]);
