@@ -96,16 +96,16 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
                     "no `[models.{name}]` in gitml.toml; declare it with `path = \"...\"` (the tracked file or directory)"
                 ))
             })?;
-            let mut batch = gitml::git::Batch::new(root)?;
-            let commit = batch.commit(&rev)?;
-            let pointers = batch.pointers(&commit, &[])?;
+            let mut reader = gitml::record::at::Reader::new(&ws)?;
+            let commit = reader.batch.commit(&rev)?;
+            let pointers = reader.batch.pointers(&commit, &[])?;
             let model = pointers.iter().find(|p| &p.path == path).ok_or_else(|| {
                 gitml::Error::Other(format!(
                     "`{path}` is not tracked at {rev}; `git ml add {}` and commit it first",
                     gitml::text::shell_path(path)
                 ))
             })?;
-            let snap = gitml::record::capture::snapshot_at(&mut batch, &commit, &declared)?;
+            let snap = gitml::record::capture::snapshot_at(&mut reader, &commit, &declared)?;
             let mut metrics = serde_json::Map::new();
             if let Some(r) = snap.runs.last() {
                 for (k, v) in &r.metrics {

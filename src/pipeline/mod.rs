@@ -56,6 +56,22 @@ pub struct Stage {
 }
 
 impl Stage {
+    /// What defines the stage (everything but where it is written), for comparing a stage as it
+    /// ran with the same stage at another revision.
+    pub fn definition(&self) -> serde_json::Value {
+        serde_json::json!({
+            "cmd": self.cmd,
+            "deps": self.deps,
+            "outs": self.outs,
+            "params": self.params.iter().map(|p| format!("{}:{}", p.file, p.key)).collect::<Vec<_>>(),
+            "metrics": self.metrics,
+            "wdir": self.wdir,
+            "env": self.env,
+            "always_run": self.always_run,
+            "persist": self.persist,
+        })
+    }
+
     /// `gitml.toml:LINE [stages.NAME]`, naming where the stage is declared.
     pub fn origin(&self) -> String {
         format!(

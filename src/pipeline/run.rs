@@ -70,15 +70,38 @@ pub fn load(ws: &Workspace) -> Result<Dag> {
     Dag::new(super::stages(&ws.config.project, &text)?, ws.root())
 }
 
-/// The param values a stage depends on, by label.
+/// The param values a stage depends on, by label, from the working tree.
 fn param_values(ws: &Workspace, stage: &Stage) -> Result<BTreeMap<String, String>> {
-    let default = default_params_file(&ws.config.project);
+    param_values_from(
+        &ws.config.project,
+        stage,
+        &mut |file| match std::fs::read_to_string(ws.abs(file)) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Other(format!("{}: param file: {e}", stage.origin()))),
+        },
+    )
+}
+
+/// The param values a stage depends on, by label, reading params files through `read` (the
+/// working tree, or a revision). `project` is the `gitml.toml` that names the default file.
+pub fn param_values_from(
+    project: &toml::Table,
+    stage: &Stage,
+    read: &mut dyn FnMut(&str) -> Result<Option<String>>,
+) -> Result<BTreeMap<String, String>> {
+    let default = default_params_file(project);
     let mut files: HashMap<String, crate::record::files::Values> = HashMap::new();
     let mut out = BTreeMap::new();
     for p in &stage.params {
         if !files.contains_key(&p.file) {
-            let text = fs_err::read_to_string(ws.abs(&p.file))
-                .map_err(|e| Error::Other(format!("{}: param file: {e}", stage.origin())))?;
+            let text = read(&p.file)?.ok_or_else(|| {
+                Error::Other(format!(
+                    "{}: param file `{}` does not exist",
+                    stage.origin(),
+                    p.file
+                ))
+            })?;
             files.insert(p.file.clone(), crate::record::files::parse(&text, &p.file)?);
         }
         let values = &files[&p.file];
