@@ -37,6 +37,16 @@ pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
         args.verify,
         &ctx.progress(),
     )?;
+    if let Some(where_) = &report.created
+        && !args.t.json
+        && !ctx.quiet
+    {
+        eprintln!(
+            "created the directory of remote `{}`: `{}`",
+            report.remote,
+            super::output::shown(where_)
+        );
+    }
     if report.repaired > 0 && !args.t.json {
         eprintln!(
             "repaired {} that the remote held damaged",

@@ -244,6 +244,9 @@ pub struct TransferReport {
     /// `push --verify`: objects the remote held damaged and that were replaced (also counted
     /// in `transferred`).
     pub repaired: u64,
+    /// A push that created the remote's directory: where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     pub failed: Vec<Failure>,
     pub seconds: f64,
 }
@@ -407,6 +410,7 @@ pub fn push_with(
             kind: crate::error::RemoteErrorKind::ReadOnly,
         });
     }
+    let created = remote.create_for_push()?;
     remote.check()?;
     let plan = plan_push(ws, remote, targets, jobs)?;
     tracing::info!(
@@ -422,6 +426,7 @@ pub fn push_with(
         remote: remote.name().to_string(),
         skipped: plan.skipped,
         missing: plan.missing_local,
+        created: created.then(|| remote.url()),
         ..Default::default()
     };
     let size_of = |oid: &Oid| {

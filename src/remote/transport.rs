@@ -50,6 +50,11 @@ pub trait Transport: Send + Sync {
     fn hash_of(&self, oid: &Oid) -> Result<Option<Oid>>;
     /// Called once a push is done (a directory remote sweeps temp files of killed pushes).
     fn after_push(&self) {}
+    /// Before a push: create the store if that is how this kind of remote starts (a directory
+    /// that does not exist yet, like DVC and rclone do). True when something was created.
+    fn create_for_push(&self) -> Result<bool> {
+        Ok(false)
+    }
     /// Download `oid` into `cache`, verified; returns its size.
     fn get(&self, oid: &Oid, cache: &Cache, progress: &dyn Fn(u64)) -> Result<u64>;
     /// Every object on the remote.
@@ -208,6 +213,19 @@ impl Transport for DirTransport {
             Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    fn create_for_push(&self) -> Result<bool> {
+        if self.root.exists() {
+            return Ok(false);
+        }
+        fs::create_dir_all(&self.root).map_err(|e| {
+            self.err(
+                format!("cannot create `{}`: {e}", self.root.display()),
+                RemoteErrorKind::NoSuchStore,
+            )
+        })?;
+        Ok(true)
     }
 
     fn after_push(&self) {

@@ -260,18 +260,22 @@ fn two_pushes_of_the_same_data_at_once_both_succeed() {
 }
 
 #[test]
-fn a_missing_remote_directory_is_an_error_with_a_hint() {
+fn a_missing_remote_directory_is_created_by_the_first_push_only() {
     let env = TestEnv::new();
     env.write("a.bin", bytes(1, 100));
     env.git_ml(&["add", "a.bin"]).success();
     let gone = env.base.join("not-there");
     env.git_ml(&["remote", "add", "gone", gone.to_str().unwrap()])
         .success();
-    let out = env.git_ml(&["push"]);
-    out.code(2);
-    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
-    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
-    assert!(!gone.exists(), "a typo must not create a directory");
+    // Reading never creates it.
+    env.git_ml(&["fetch", "--no-notes"]).success();
+    assert!(!gone.exists(), "fetch created the remote directory");
+    // A first push creates it, as DVC and rclone do, and says so.
+    let r = env.git_ml(&["push", "--no-notes"]);
+    r.success();
+    assert!(r.stderr.contains("created the directory"), "{}", r.stderr);
+    assert!(gone.is_dir());
+    assert_eq!(TestEnv::objects_under(&gone).len(), 1);
 }
 
 /// Python's `http.server` serving `dir` on a free port.
