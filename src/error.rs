@@ -131,6 +131,11 @@ pub enum Error {
     #[error("no remote is configured")]
     NoRemote,
 
+    #[error(
+        "no data remote is configured, so the data of {0} was not {1} (run records and registry tags were)"
+    )]
+    NoDataRemote(String, &'static str),
+
     #[error("{count} remotes are configured and none is the default")]
     NoDefaultRemote { count: usize },
 
@@ -253,7 +258,9 @@ impl Error {
                 "add one with `git ml remote add NAME URL`".into()
             }
             Error::UnknownRemote { known, .. } => format!("known remotes: {}", known.join(", ")),
-            Error::NoRemote => "add one with `git ml remote add NAME URL`".into(),
+            Error::NoRemote | Error::NoDataRemote(..) => {
+                "add one with `git ml remote add NAME URL`".into()
+            }
             Error::NoDefaultRemote { .. } => {
                 "pass `-r NAME`, or choose a default with `git ml remote default NAME`".into()
             }

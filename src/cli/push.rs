@@ -28,7 +28,15 @@ pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
     let ws = ctx.workspace()?;
     ws.require_initialised()?;
     let targets = gitml::remote::transfer::targets(&ws, &args.t.selection())?;
-    let (remote, jobs) = transfer::open(&ws, args.t.remote.as_deref(), args.t.jobs)?;
+    let Some((remote, jobs)) = transfer::open_optional(&ws, args.t.remote.as_deref(), args.t.jobs)?
+    else {
+        // A metrics-only repository: the run records and registry tags still go.
+        if !args.t.no_notes {
+            transfer::sync_notes(&ws, true, ctx.quiet)?;
+        }
+        transfer::no_data_remote(targets.len(), "pushed", args.t.json, ctx.quiet)?;
+        return Ok(Outcome::Ok);
+    };
     let report = gitml::remote::transfer::push_with(
         &ws,
         remote.as_ref(),

@@ -134,7 +134,9 @@ fn an_error_under_json_is_json_on_stdout_too() {
     let r = env.git_ml(&["push", "--json"]);
     r.code(2);
     let j = r.json();
-    assert!(j["error"].as_str().unwrap().contains("no remote"), "{j}");
-    assert!(j["hint"].as_str().unwrap().contains("remote add"), "{j}");
+    assert!(
+        j["error"].as_str().unwrap().contains("no data remote"),
+        "{j}"
+    );
     assert!(r.stderr.starts_with("error:"), "{}", r.stderr);
 }

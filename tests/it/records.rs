@@ -483,3 +483,34 @@ fn a_run_recorded_in_github_actions_says_so_with_its_url() {
         "https://github.com/acme/churn/actions/runs/42"
     );
 }
+
+#[test]
+fn a_metrics_only_repository_pushes_and_pulls_its_records_without_a_data_remote() {
+    let env = TestEnv::new();
+    let origin = env.base.join("origin.git");
+    env.git(&["init", "-q", "--bare", origin.to_str().unwrap()]);
+    env.git(&["remote", "add", "origin", origin.to_str().unwrap()]);
+    env.write("m.json", r#"{"acc": 0.5}"#);
+    env.commit_all("v1");
+    env.git(&["push", "-q", "origin", "main"]);
+    env.git_ml(&["record", "--metrics", "m.json"]).success();
+    let r = env.git_ml(&["push"]);
+    r.success();
+    assert!(r.stderr.contains("run records: pushed"), "{}", r.stderr);
+    let clone = env.clone_repo_from(&origin);
+    let r = clone.git_ml(&["pull"]);
+    r.success();
+    let show = clone.git_ml(&["show", "--json"]).success().json();
+    assert_eq!(show["origin"], "record", "{show}");
+    assert_eq!(show["runs"][0]["metrics"]["acc"], 0.5);
+    // With tracked data and no data remote, the records still go, and the data is named.
+    env.write("d.bin", bytes(3, 10));
+    env.git_ml(&["add", "d.bin"]).success();
+    let r = env.git_ml(&["push"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("1 tracked path was not pushed"),
+        "{}",
+        r.stderr
+    );
+}
