@@ -32,6 +32,11 @@ impl Workspace {
     pub fn open(cwd: &Path, overrides: &[String]) -> Result<Workspace> {
         let repo = Repo::discover(cwd)?;
         let config = Config::load(&repo.root, &repo.gitml_dir(), overrides)?;
+        if repo.root.join(PROJECT_FILE).is_file() {
+            for c in crate::init::ensure_clone_config(&repo) {
+                tracing::info!("set up this clone: {c}");
+            }
+        }
         let cache = Cache::new(config.cache_dir.clone());
         tracing::info!(
             "repository `{}`, cache `{}`, {} jobs",

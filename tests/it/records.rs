@@ -514,3 +514,31 @@ fn a_metrics_only_repository_pushes_and_pulls_its_records_without_a_data_remote(
         r.stderr
     );
 }
+
+#[test]
+fn a_fresh_clone_is_set_up_by_its_first_git_ml_command() {
+    let env = setup();
+    let clone = env.clone_repo();
+    let get = |key: &str| {
+        clone
+            .command("git", &clone.root)
+            .args(["config", "--local", "--get", key])
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !get("merge.gitml.driver").status.success(),
+        "cloned config?"
+    );
+    clone.git_ml(&["ls"]).success();
+    let driver = get("merge.gitml.driver");
+    assert!(
+        String::from_utf8_lossy(&driver.stdout).contains("git-ml merge-driver"),
+        "{driver:?}"
+    );
+    assert!(String::from_utf8_lossy(&get("notes.rewriteRef").stdout).contains("refs/notes/gitml"));
+    // Idempotent: a second command adds nothing.
+    clone.git_ml(&["ls"]).success();
+    let all = clone.git(&["config", "--local", "--get-all", "notes.rewriteRef"]);
+    assert_eq!(all.lines().count(), 1, "{all}");
+}
