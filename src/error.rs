@@ -110,7 +110,7 @@ pub enum Error {
         quarantined: bool,
     },
 
-    #[error("{count} file(s) have local changes that are not in the cache and would be lost: {}", .paths.join(", "))]
+    #[error("{} local changes that are not in the cache and would be lost: {}", crate::text::plural(*.count as u64, "file has", "files have"), .paths.join(", "))]
     WouldLoseChanges { count: usize, paths: Vec<String> },
 
     #[error("`{path}` changed while it was being read; try again once it is no longer written to")]
@@ -161,11 +161,6 @@ pub enum Error {
 
     #[error("{failed} of {total} object transfers failed")]
     TransferFailed { failed: usize, total: usize },
-
-    #[error(
-        "{count} tracked file(s) differ from the commit, so a run would not describe it: {paths}"
-    )]
-    Dirty { count: usize, paths: String },
 
     #[error("gc cannot tell what {count} kept director{} need{}, because their manifests are neither in the cache nor on the remote (never pushed?): {}; nothing was removed", if *.count == 1 { "y" } else { "ies" }, if *.count == 1 { "s" } else { "" }, .dirs.join("; "))]
     GcUnreadable { count: usize, dirs: Vec<String> },
@@ -249,9 +244,6 @@ impl Error {
             Error::LockTimeout { .. } => {
                 "if that process is gone, the lock frees itself; raise `core.lock_timeout` to wait longer"
                     .into()
-            }
-            Error::Dirty { .. } => {
-                "commit them first, or pass `--allow-dirty` (the run is then marked dirty)".into()
             }
             Error::UnknownRevision(_) => "name a branch, tag or commit (`git log --oneline`)".into(),
             Error::UnknownRemote { known, .. } if known.is_empty() => {

@@ -6,6 +6,11 @@
 //! name acting on its reader: no control sequence reaches the terminal, no hint runs something
 //! else than it says, no `@mention` pings anyone and no name breaks out of its table cell.
 
+/// `1 run`, `2 runs`: a count with the word in the right number.
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// `s` with control characters (and the invisible characters that reorder text) written as
 /// escapes, as git quotes odd file names: `\n`, `\t`, `\e`, `\x07`, `\u{202e}`. Everything else is
 /// unchanged, so ordinary names print as themselves.

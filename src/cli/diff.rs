@@ -146,7 +146,9 @@ impl Render {
     pub fn sections(&self, d: &DiffReport) -> Sections {
         let (old, new) = (Self::label(&d.old), Self::label(&d.new));
         let source = |s: &gitml::record::diff::Side| match s.origin {
-            gitml::record::Origin::Record => format!("{} run record(s)", s.runs),
+            gitml::record::Origin::Record => {
+                output::plural(s.runs as u64, "run record", "run records")
+            }
             gitml::record::Origin::Files => "files in its tree (no run record)".into(),
             gitml::record::Origin::Worktree => "files in the working tree".into(),
             gitml::record::Origin::None => "no metrics".into(),

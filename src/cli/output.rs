@@ -37,7 +37,7 @@ pub fn print_table(table: &impl std::fmt::Display) {
 }
 
 pub fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+    gitml::text::plural(n, one, many)
 }
 
 /// Whether this process printed its JSON result already (an error after it must not print a

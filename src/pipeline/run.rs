@@ -430,8 +430,13 @@ fn execute(
     let missing: Vec<&String> = stage.outs.iter().filter(|o| !ws.abs(o).exists()).collect();
     if !missing.is_empty() {
         return Err(Error::Other(format!(
-            "stage `{}` succeeded but did not produce its declared output(s): {}",
+            "stage `{}` succeeded but did not produce its declared {}: {}",
             stage.name,
+            if missing.len() == 1 {
+                "output"
+            } else {
+                "outputs"
+            },
             missing
                 .iter()
                 .map(|m| format!("`{m}`"))
