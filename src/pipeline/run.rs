@@ -478,6 +478,17 @@ fn bring_up_to_date(
     if opts.dry_run {
         return Ok((Outcome::WouldRun, reasons, None));
     }
+    // A dep that is tracked data not checked out (a fresh clone): running without it would fail
+    // in the stage's own words; say what to do instead.
+    if let Some((d, _)) = deps
+        .iter()
+        .find(|(d, oid)| oid.is_none() && super::dag::is_tracked_data(ws.root(), d))
+    {
+        return Err(Error::Other(format!(
+            "{}: dep `{d}` is tracked data that is not in the work tree; get it with `git ml pull` (or `git ml checkout` if it is in the cache)",
+            stage.origin()
+        )));
+    }
     let key = cache_key(stage, &deps, &params);
     let outcome = if !opts.force
         && !stage.always_run

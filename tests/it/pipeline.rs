@@ -594,3 +594,30 @@ fn a_signal_to_the_git_wrappers_process_group_reaches_the_stages() {
     );
     assert!(!env.exists("slow.txt"));
 }
+
+#[test]
+fn a_fresh_clone_without_its_data_says_to_pull_it() {
+    let env = TestEnv::new();
+    env.write("raw/data.csv", "1\n2\n");
+    env.git_ml(&["add", "raw"]).success();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str("\n[stages.count]\ncmd = \"wc -l < raw/data.csv > n.txt\"\ndeps = [\"raw\"]\nouts = [\"n.txt\"]\n");
+    env.write("gitml.toml", toml);
+    env.git_ml(&["run", "-q"]).success();
+    env.commit_all("pipeline");
+    let clone = env.clone_repo();
+    let r = clone.git_ml(&["status"]);
+    r.code(1);
+    assert!(
+        r.stdout.contains("raw") && r.stdout.contains("missing"),
+        "{}",
+        r.stdout
+    );
+    let r = clone.git_ml(&["run"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("dep `raw` is tracked data") && r.stderr.contains("git ml pull"),
+        "{}",
+        r.stderr
+    );
+}
