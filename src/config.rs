@@ -337,6 +337,17 @@ fn is_inside(path: &Path, roots: &[&Path]) -> bool {
     })
 }
 
+/// Check the text of a `gitml.toml` (staged, say) the way loading it would: the settings, the
+/// stages, gates, declared files and hooks settings.
+pub fn check_project_text(text: &str) -> Result<()> {
+    let (_, project) = parse_file(text, PROJECT_FILE, true)?;
+    crate::pipeline::stages(&project, text)?;
+    crate::gate::gates(&project)?;
+    crate::record::capture::Declared::from_project(&project)?;
+    crate::hooks::Settings::from_project(&project)?;
+    Ok(())
+}
+
 /// A config file's text; `None` if it does not exist. Not UTF-8 is an error naming it.
 fn read_text(path: &Path, name: &str) -> Result<Option<String>> {
     match std::fs::read(path) {

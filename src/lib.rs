@@ -13,6 +13,7 @@ pub mod error;
 pub mod fsutil;
 pub mod gate;
 pub mod git;
+pub mod hooks;
 pub mod init;
 pub mod lock;
 pub mod oid;

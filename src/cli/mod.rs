@@ -13,7 +13,9 @@ mod dag;
 mod diff;
 mod fetch;
 mod gc;
+mod hook;
 mod init;
+mod install_hooks;
 mod log;
 mod ls;
 mod man;
@@ -101,6 +103,9 @@ enum Command {
     Report(report::ReportArgs),
     Dag(dag::DagArgs),
     MergeDriver(merge_driver::MergeDriverArgs),
+    Hook(hook::HookArgs),
+    InstallHooks(install_hooks::InstallHooksArgs),
+    UninstallHooks(install_hooks::UninstallHooksArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
 }
@@ -183,6 +188,9 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::run(&ctx, a),
         Command::Dag(a) => dag::run(&ctx, a),
         Command::MergeDriver(a) => merge_driver::run(&ctx, a),
+        Command::Hook(a) => hook::run(&ctx, a),
+        Command::InstallHooks(a) => install_hooks::install(&ctx, a),
+        Command::UninstallHooks(a) => install_hooks::uninstall(&ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod data;
 mod gates;
+mod hooks;
 mod lineage;
 mod pipeline;
 mod records;
