@@ -20,6 +20,7 @@ mod man;
 mod merge_driver;
 mod model;
 mod output;
+mod plots;
 mod pull;
 mod push;
 mod record;
@@ -99,6 +100,7 @@ enum Command {
     Check(check::CheckArgs),
     Model(model::ModelArgs),
     Report(report::ReportArgs),
+    Plots(plots::PlotsArgs),
     Dag(dag::DagArgs),
     MergeDriver(merge_driver::MergeDriverArgs),
     Completions(completions::CompletionsArgs),
@@ -181,6 +183,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(&ctx, a),
         Command::Model(a) => model::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Plots(a) => plots::run(&ctx, a),
         Command::Dag(a) => dag::run(&ctx, a),
         Command::MergeDriver(a) => merge_driver::run(&ctx, a),
         Command::Completions(a) => completions::run(a),
