@@ -162,7 +162,8 @@ pub fn section(plot: &Plot, revisions: &[Revision]) -> String {
     out
 }
 
-/// A number as Mermaid reads it: plain decimal digits (no exponent), about six significant.
+/// A number as Mermaid reads it: plain decimal digits (no exponent), four significant (a chart
+/// in a comment needs no more, and every byte counts against the comment limit).
 pub fn mermaid_num(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return "0".into();
@@ -171,7 +172,7 @@ pub fn mermaid_num(v: f64) -> String {
     if a >= 1e15 {
         return format!("{v:.0}");
     }
-    let decimals = (5.0 - a.log10().floor()).clamp(0.0, 12.0) as usize;
+    let decimals = (3.0 - a.log10().floor()).clamp(0.0, 12.0) as usize;
     let s = format!("{v:.decimals$}");
     let s = if s.contains('.') {
         s.trim_end_matches('0').trim_end_matches('.').to_string()
@@ -255,9 +256,7 @@ pub fn chart(plot: &Plot, revisions: &[Revision]) -> Option<String> {
                 X::Label(_) => 0.0,
             };
             let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-            let mut longest = 0;
             for (_, _, s) in &lines {
-                longest = longest.max(s.points.len());
                 for p in &s.points {
                     lo = lo.min(num(p));
                     hi = hi.max(num(p));
@@ -266,7 +265,7 @@ pub fn chart(plot: &Plot, revisions: &[Revision]) -> Option<String> {
             if hi <= lo {
                 hi = lo + 1.0;
             }
-            let xs = resample::grid(lo, hi, longest.clamp(2, CHART_POINTS));
+            let xs = shared_xs(&lines).unwrap_or_else(|| resample::grid(lo, hi, CHART_POINTS));
             let values = lines
                 .iter()
                 .map(|(_, _, s)| {
@@ -327,6 +326,35 @@ pub fn chart(plot: &Plot, revisions: &[Revision]) -> Option<String> {
     Some(out)
 }
 
+/// The lines' x values themselves, when together they are at most [`CHART_POINTS`] evenly spaced
+/// values (training steps, epochs): then no point is interpolated.
+fn shared_xs(lines: &[(&PlotRev, usize, &Series)]) -> Option<Vec<f64>> {
+    let mut xs: Vec<f64> = Vec::new();
+    for (_, _, s) in lines {
+        for p in &s.points {
+            let X::Num(x) = p.0 else { return None };
+            xs.push(x);
+        }
+        if xs.len() > 4 * CHART_POINTS {
+            xs.sort_by(f64::total_cmp);
+            xs.dedup();
+            if xs.len() > CHART_POINTS {
+                return None;
+            }
+        }
+    }
+    xs.sort_by(f64::total_cmp);
+    xs.dedup();
+    if xs.len() < 2 || xs.len() > CHART_POINTS {
+        return None;
+    }
+    let step = xs[1] - xs[0];
+    let even = xs
+        .windows(2)
+        .all(|w| ((w[1] - w[0]) - step).abs() <= step.abs() * 1e-6);
+    even.then_some(xs)
+}
+
 /// A confusion matrix as a table: actual classes down, predicted across.
 pub fn matrix(m: &Matrix, plot: &Plot) -> String {
     if m.labels.len() > MAX_TABLE_CLASSES {
@@ -378,7 +406,7 @@ mod tests {
     #[test]
     fn mermaid_numbers_have_no_exponent() {
         assert_eq!(mermaid_num(0.5), "0.5");
-        assert_eq!(mermaid_num(1.0 / 3.0), "0.333333");
+        assert_eq!(mermaid_num(1.0 / 3.0), "0.3333");
         assert_eq!(mermaid_num(-2.0), "-2");
         assert_eq!(mermaid_num(1e-9), "0.000000001");
         assert_eq!(mermaid_num(123456789.0), "123456789");

@@ -9,6 +9,8 @@
 
 pub mod config;
 pub mod escape;
+#[cfg(test)]
+mod golden;
 pub mod html;
 pub mod markdown;
 pub mod parse;

@@ -293,12 +293,25 @@ pub fn chart(plot: &Plot, revisions: &[Revision], scatter: bool) -> Option<Strin
         } else {
             format!(" stroke-dasharray=\"{dash}\"")
         };
+        if scatter {
+            let _ = write!(
+                out,
+                "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{c}\"/>",
+                LEFT + 14.0,
+                y - 4.0
+            );
+        } else {
+            let _ = write!(
+                out,
+                "<line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{c}\" stroke-width=\"3\"{dash}/>",
+                y - 4.0,
+                LEFT + 28.0,
+                y - 4.0
+            );
+        }
         let _ = write!(
             out,
-            "<line x1=\"{LEFT}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"{c}\" stroke-width=\"3\"{dash}/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#111\">{}</text>",
-            y - 4.0,
-            LEFT + 28.0,
-            y - 4.0,
+            "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#111\">{}</text>",
             LEFT + 36.0,
             y,
             escape::html(text)
