@@ -51,7 +51,7 @@ pub fn declared(project: &toml::Table, text: &str) -> Result<Vec<Decl>> {
     for stage in crate::pipeline::stages(project, text)? {
         for path in &stage.plots {
             let place = format!("{} (`plots`)", stage.origin());
-            check_relative(path, &|| place.clone())?;
+            check_path(path, &place)?;
             if out.iter().any(|d| &d.path == path) {
                 continue;
             }
@@ -110,7 +110,7 @@ fn entries(project: &toml::Table, text: &str) -> Result<Vec<Decl>> {
         let path = string("path")?
             .ok_or_else(|| bad("needs `path = \"...\"`, a plot file or directory".into()))?;
         let path = path.trim_end_matches('/').to_string();
-        check_relative(&path, &|| place.clone())?;
+        check_path(&path, &place)?;
         let y = match t.get("y") {
             None => Vec::new(),
             Some(toml::Value::String(s)) if !s.is_empty() => vec![s.clone()],
@@ -156,6 +156,19 @@ fn entries(project: &toml::Table, text: &str) -> Result<Vec<Decl>> {
         });
     }
     Ok(out)
+}
+
+/// [`check_relative`], as a configuration error (which comes with a hint).
+fn check_path(path: &str, place: &str) -> Result<()> {
+    check_relative(path, &|| place.to_string()).map_err(|e| match e {
+        Error::UnsafePath { reason, .. } => Error::Config {
+            file: place.to_string(),
+            message: format!(
+                "invalid path `{path}`: {reason}; plot paths are relative to the repository root"
+            ),
+        },
+        e => e,
+    })
 }
 
 #[cfg(test)]

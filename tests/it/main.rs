@@ -10,6 +10,7 @@ mod data;
 mod gates;
 mod lineage;
 mod pipeline;
+mod plots;
 mod records;
 mod registry;
 mod remote;
