@@ -297,3 +297,71 @@ fn html_section(out: &mut String, p: &Plot, revs: &[Revision]) {
     let end = page.find("</section>").expect("its end") + "</section>".len();
     out.push_str(&page[start..end]);
 }
+
+use proptest::strategy::Strategy;
+
+proptest::proptest! {
+    /// Any finite points (huge, tiny, equal, one) render without panicking, and Mermaid gets
+    /// plain numbers only.
+    #[test]
+    fn renderers_never_panic(
+        pts in proptest::collection::vec(
+            (proptest::num::f64::NORMAL | proptest::num::f64::ZERO | proptest::num::f64::SUBNORMAL,
+             proptest::num::f64::NORMAL | proptest::num::f64::ZERO),
+            1..30,
+        ).prop_map(|mut v| {
+            // Always include the extremes of the range in some cases.
+            if v.len() > 3 {
+                v[0] = (-f64::MAX, f64::MAX);
+                v[1] = (f64::MAX, -f64::MAX);
+            }
+            v
+        }),
+        categorical in proptest::bool::ANY,
+    ) {
+        let revs = revisions(&["a", "workspace"]);
+        let points: Vec<series::Point> = pts
+            .iter()
+            .map(|&(x, y)| {
+                let x = if categorical {
+                    series::X::Label(format!("c{}", x.to_bits() % 7).into())
+                } else {
+                    series::X::Num(x)
+                };
+                series::Point(x, y)
+            })
+            .collect();
+        let mut revisions_out = Vec::new();
+        for (i, r) in revs.iter().enumerate() {
+            let mut pr = empty_rev(r, i);
+            pr.series = Some(vec![series::Series {
+                field: "y".into(),
+                points: points.clone(),
+                total: points.len(),
+                skipped_missing: 0,
+                skipped_non_finite: 0,
+            }]);
+            revisions_out.push(pr);
+        }
+        let p = Plot {
+            name: "p".into(),
+            kind: Kind::Line,
+            path: "p.json".into(),
+            title: "p".into(),
+            x: Some("x".into()),
+            y: vec!["y".into()],
+            x_label: "x".into(),
+            y_label: "y".into(),
+            revisions: revisions_out,
+        };
+        let chart = svg::chart(&p, &revs, false).expect("drawn");
+        proptest::prop_assert!(!chart.contains("NaN") && !chart.contains("inf"));
+        let md = markdown::section(&p, &revs);
+        for line in md.lines().filter(|l| l.trim_start().starts_with("line [")) {
+            proptest::prop_assert!(
+                line.trim().trim_start_matches("line [").trim_end_matches(']').split(", ").all(|n| n.parse::<f64>().is_ok() && !n.contains('e')),
+                "{}", line
+            );
+        }
+    }
+}

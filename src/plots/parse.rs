@@ -636,6 +636,26 @@ mod tests {
         assert!(e.message.contains("distinct fields"), "{e:?}");
     }
 
+    proptest::proptest! {
+        /// Any bytes, in any format: a table or a problem, never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            for f in [Format::Json, Format::Csv, Format::Tsv, Format::Yaml] {
+                let _ = parse(&bytes, f);
+            }
+        }
+
+        /// JSON-ish text made of the tokens that matter.
+        #[test]
+        fn json_like_text_never_panics(parts in proptest::collection::vec(proptest::sample::select(vec![
+            "[", "]", "{", "}", ",", ":", "\"a\"", "\"b\"", "1", "-1.5e3", "NaN", "-Infinity", "null", "true", "\"\\\"", " ",
+        ]), 0..60)) {
+            let text: String = parts.concat();
+            let _ = parse(text.as_bytes(), Format::Json);
+            let _ = parse(text.as_bytes(), Format::Yaml);
+        }
+    }
+
     #[test]
     fn extensions() {
         assert_eq!(Format::of("a/b.JSON"), Some(Format::Json));

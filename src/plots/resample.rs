@@ -72,8 +72,12 @@ pub fn grid(lo: f64, hi: f64, n: usize) -> Vec<f64> {
     match n {
         0 => Vec::new(),
         1 => vec![lo],
+        // Weighted ends, not `lo + (hi - lo) * t`: the width may overflow for huge ranges.
         _ => (0..n)
-            .map(|i| lo + (hi - lo) * i as f64 / (n - 1) as f64)
+            .map(|i| {
+                let t = i as f64 / (n - 1) as f64;
+                lo * (1.0 - t) + hi * t
+            })
             .collect(),
     }
 }
@@ -91,7 +95,7 @@ pub fn interpolate(points: &[[f64; 2]], xs: &[f64]) -> Vec<f64> {
     let last = sorted[sorted.len() - 1];
     xs.iter()
         .map(|&x| {
-            if x <= first[0] {
+            if x <= first[0] || x.is_nan() {
                 return first[1];
             }
             if x >= last[0] {
@@ -163,6 +167,14 @@ mod tests {
                     prop_assert!(pts.contains(p));
                 }
             }
+        }
+
+        #[test]
+        fn grids_of_extreme_ranges_are_finite(lo in -1e308f64..0.0, hi in 0.0f64..1e308, n in 0usize..60) {
+            let xs = grid(lo, hi, n);
+            prop_assert_eq!(xs.len(), n);
+            prop_assert!(xs.iter().all(|x| x.is_finite() && *x >= lo && *x <= hi));
+            prop_assert_eq!(interpolate(&[[lo, 1.0], [hi, 2.0]], &xs).len(), n);
         }
 
         #[test]

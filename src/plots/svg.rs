@@ -167,8 +167,10 @@ pub fn chart(plot: &Plot, revisions: &[Revision], scatter: bool) -> Option<Strin
     };
     let yaxis = nice_axis(ylo, yhi);
     let pw = WIDTH - LEFT - RIGHT;
-    let px = |x: f64| LEFT + (x - xaxis.lo) / (xaxis.hi - xaxis.lo) * pw;
-    let py = |y: f64| TOP + HEIGHT - (y - yaxis.lo) / (yaxis.hi - yaxis.lo) * HEIGHT;
+    // Halved before subtracting: the span of two huge values must not overflow to infinity.
+    let frac = |v: f64, a: &Axis| (v / 2.0 - a.lo / 2.0) / (a.hi / 2.0 - a.lo / 2.0);
+    let px = |x: f64| LEFT + frac(x, &xaxis) * pw;
+    let py = |y: f64| TOP + HEIGHT - frac(y, &yaxis) * HEIGHT;
 
     let mut legend: Vec<(usize, usize, String)> = Vec::new();
     for r in &drawn {
@@ -199,15 +201,15 @@ pub fn chart(plot: &Plot, revisions: &[Revision], scatter: bool) -> Option<Strin
     // Grid and ticks.
     let thin_x = (xaxis.ticks.len() / 12).max(1);
     for (i, &t) in xaxis.ticks.iter().enumerate() {
+        if i % thin_x != 0 {
+            continue;
+        }
         let x = px(t);
         let _ = write!(
             out,
             "<line x1=\"{x:.1}\" y1=\"{TOP}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#dde1e6\"/>",
             TOP + HEIGHT + 4.0
         );
-        if i % thin_x != 0 {
-            continue;
-        }
         let label = match &categories {
             Some(c) => truncate(&c[i], 14),
             None => fmt_num(t, xaxis.step),
