@@ -365,3 +365,45 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn markdown_fits_a_comment() {
+    let (revs, p) = training();
+    let plots: Vec<Plot> = (0..400)
+        .map(|i| Plot {
+            name: format!("loss{i}"),
+            ..p.clone()
+        })
+        .collect();
+    let report = Report {
+        revisions: revs,
+        plots,
+        warnings: vec![Warning {
+            message: "w".into(),
+        }],
+    };
+    let md = markdown::document(&report);
+    assert!(md.len() <= markdown::LIMIT, "{} bytes", md.len());
+    let shown = md.matches("```mermaid").count();
+    assert!(shown > 10 && shown < 400, "{shown} charts");
+    assert!(
+        md.contains(&format!("_{} more plot(s) left out", 400 - shown)),
+        "{}",
+        &md[md.len() - 300..]
+    );
+    // Fences stay balanced however much was cut.
+    assert_eq!(md.matches("```").count() % 2, 0);
+}
+
+#[test]
+fn large_confusion_matrices_are_left_to_html() {
+    let revs = revisions(&["workspace"]);
+    let mut text = String::from("actual,predicted\n");
+    for i in 0..25 {
+        text.push_str(&format!("c{i},c{}\n", (i + 1) % 25));
+    }
+    let p = plot("cm", "cm.csv", Settings::default(), &revs, &[Some(&text)]);
+    let md = markdown::section(&p, &revs);
+    assert!(md.contains("25 classes: too many for a table here"), "{md}");
+    assert!(!md.contains("| c0 |"), "{md}");
+}
