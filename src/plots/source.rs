@@ -68,8 +68,9 @@ pub fn list_at(
 }
 
 /// The bytes of the plot file `path` in the working tree (`commit` is `None`) or in `commit`'s
-/// tree; `None` if it is not there. Refuses files over [`MAX_FILE_BYTES`], symlinks that lead out
-/// of the repository (working tree) and symlinks in commits, before reading them.
+/// tree; `None` if it is not there. Refuses files over [`MAX_FILE_BYTES`], paths that resolve out
+/// of the work tree or into the git directory (working tree) and symlinks in commits, before
+/// reading them.
 pub fn read_at(
     ws: &Workspace,
     batch: &mut git::Batch,
@@ -137,6 +138,7 @@ fn list_worktree(ws: &Workspace, path: &str) -> Result<Listing, Problem> {
     if !meta.is_dir() {
         return Ok(Listing::File);
     }
+    check_inside(ws, &abs)?;
     let mut files = Vec::new();
     walk(&abs, path, &mut files)?;
     files.sort();
@@ -173,27 +175,12 @@ fn walk(dir: &Path, rel: &str, out: &mut Vec<String>) -> Result<(), Problem> {
 
 fn read_worktree(ws: &Workspace, path: &str) -> Result<Option<Vec<u8>>, Problem> {
     let abs = ws.abs(path);
-    let link = match std::fs::symlink_metadata(&abs) {
-        Ok(m) => m.file_type().is_symlink(),
+    match std::fs::symlink_metadata(&abs) {
+        Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Problem::new(format!("cannot read it: {e}"))),
-    };
-    if link {
-        // A link into the cache is how `cache.link = ["symlink"]` checks out tracked outputs;
-        // a link anywhere else could put a file from outside the repository into a report.
-        let target = std::fs::canonicalize(&abs).map_err(|e| {
-            Problem::new(format!("is a symlink that cannot be followed: {e}"))
-                .hint("replace the link with the file")
-        })?;
-        let inside = |base: &Path| std::fs::canonicalize(base).is_ok_and(|b| target.starts_with(b));
-        if !inside(ws.root()) && !inside(ws.cache.root()) {
-            return Err(Problem::new(format!(
-                "is a symlink to `{}`, outside the repository; plots are only read from inside it",
-                target.display()
-            ))
-            .hint("replace the link with the file"));
-        }
     }
+    check_inside(ws, &abs)?;
     let meta = std::fs::metadata(&abs).map_err(|e| Problem::new(format!("cannot read it: {e}")))?;
     if !meta.is_file() {
         return Err(Problem::new("is not a regular file"));
@@ -202,6 +189,35 @@ fn read_worktree(ws: &Workspace, path: &str) -> Result<Option<Vec<u8>>, Problem>
     fs_err::read(&abs)
         .map(Some)
         .map_err(|e| Problem::new(e.to_string()))
+}
+
+/// Refuse a path that resolves (through symlinks in it or in a parent directory) to a place
+/// outside the work tree, or into the git directory: a report must never show a file from
+/// elsewhere on the machine, or git's config. The cache is allowed: that is where
+/// `cache.link = ["symlink"]` points tracked outputs.
+fn check_inside(ws: &Workspace, abs: &Path) -> Result<(), Problem> {
+    let target = std::fs::canonicalize(abs).map_err(|e| {
+        Problem::new(format!("is a symlink that cannot be followed: {e}"))
+            .hint("replace the link with the file")
+    })?;
+    let under = |base: &Path| std::fs::canonicalize(base).is_ok_and(|b| target.starts_with(b));
+    if under(ws.cache.root()) {
+        return Ok(());
+    }
+    if under(&ws.repo.git_dir) || under(&ws.repo.common_dir) {
+        return Err(Problem::new(
+            "leads into the git directory (through a symlink); plots are read from the work tree",
+        )
+        .hint("replace the link with the file"));
+    }
+    if !under(ws.root()) {
+        return Err(Problem::new(format!(
+            "is a symlink to `{}`, outside the repository (or inside a linked directory); plots are only read from inside it",
+            target.display()
+        ))
+        .hint("replace the link with the file"));
+    }
+    Ok(())
 }
 
 /// If `path` is (inside) an output git-ml tracks, a note saying so: its pointer is in the tree

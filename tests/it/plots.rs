@@ -375,6 +375,43 @@ fn oversized_files_and_symlinks_out_of_the_repository_are_refused() {
     );
     assert!(!run.stdout.contains("hunter2"), "{}", run.stdout);
 
+    // Through a linked directory, and into .git: refused as well.
+    std::fs::create_dir_all(env.base.join("elsewhere")).unwrap();
+    std::fs::write(
+        env.base.join("elsewhere/p.csv"),
+        "user,password\nroot,hunter2\n",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(env.base.join("elsewhere"), env.path("linked")).unwrap();
+    std::os::unix::fs::symlink(".git/config", env.path("gitconfig.csv")).unwrap();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str("\n[plots.dir]\npath = \"linked\"\n\n[plots.file]\npath = \"linked/p.csv\"\n\n[plots.git]\npath = \"gitconfig.csv\"\n");
+    env.write("gitml.toml", toml);
+    let run = env.git_ml(&["plots", "show", "--format", "json"]);
+    run.code(1);
+    assert!(
+        !run.stdout.contains("hunter2") && !run.stdout.contains("repositoryformatversion"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("error: `linked/p.csv` at workspace: is a symlink to"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("error: `gitconfig.csv` at workspace: leads into the git directory"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("warning: `linked` (gitml.toml:"),
+        "{}",
+        run.stderr
+    );
+
     // Committed, the link is refused too (git stores the link, not the file).
     env.git(&["add", "gitml.toml", "link.csv"]);
     env.git(&["commit", "-q", "-m", "link"]);
