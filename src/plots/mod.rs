@@ -19,7 +19,7 @@ pub mod series;
 pub mod source;
 pub mod svg;
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 
@@ -217,7 +217,7 @@ pub fn build(ws: &Workspace, decls: &[Decl], revisions: &[Revision]) -> Result<R
     let mut batch = git::Batch::new(ws.root())?;
     let mut warnings = Vec::new();
     let mut targets: Vec<Target> = Vec::new();
-    let mut seen: HashMap<(usize, String), usize> = HashMap::new();
+    let mut seen: HashSet<(usize, String)> = HashSet::new();
     // A file declared on its own is drawn by that declaration, not also as part of a directory.
     let files_declared: BTreeSet<&str> = decls.iter().map(|d| d.path.as_str()).collect();
     let mut claimed: HashMap<String, usize> = HashMap::new();
@@ -254,10 +254,9 @@ pub fn build(ws: &Workspace, decls: &[Decl], revisions: &[Revision]) -> Result<R
                     }
                     claimed.insert(file.clone(), di);
                 }
-                if seen.contains_key(&(di, file.clone())) {
+                if !seen.insert((di, file.clone())) {
                     continue;
                 }
-                seen.insert((di, file.clone()), targets.len());
                 let rel = file
                     .strip_prefix(&d.path)
                     .map(|r| r.trim_start_matches('/'))
