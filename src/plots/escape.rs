@@ -24,60 +24,58 @@ pub fn html(s: &str) -> String {
     out
 }
 
-/// Escape for a GitHub-flavoured Markdown table cell or inline text: characters that would end
-/// the cell, open a code span, emphasis, a link, a heading or HTML are backslash-escaped (or, for
-/// `<`, `>` and `&`, written as entities, so `&lt;` in a name stays literal); `$` is escaped so
-/// GitHub does not start maths; line breaks become spaces; an `@` is followed by a zero-width space entity so `@team` mentions no one.
+/// Escape for a GitHub-flavoured Markdown table cell or inline text: [`crate::text::markdown`]
+/// (cell and formatting characters escaped, HTML characters as entities, control characters
+/// written out, mentions defused), plus `$`, so GitHub does not start maths, and Unicode line
+/// separators as spaces.
 pub fn markdown(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for ch in s.chars() {
-        match ch {
-            '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' | '$' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '@' => out.push_str("@&#8203;"),
-            c if is_line_break(c) => out.push(' '),
-            c if c.is_control() => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::text::markdown(&unbreak(s)).replace('$', "\\$")
 }
 
-/// Text for a Mermaid quoted string (`title "..."`, axis titles, category labels): a `"` would
-/// end the string, a backtick the code fence, a newline the statement; `#`/`;` start Mermaid
-/// entity codes, brackets and braces end lists or start directives, `<`/`>`/`&` could become
-/// markup. All are replaced by a space; the result is at most `max` characters.
+/// Text for a Mermaid quoted string (`title "..."`, axis titles, category labels):
+/// [`crate::text::mermaid`] (nothing that ends the string, the block or the line; no mention),
+/// plus braces, `%` and backslashes (directives, and escapes it writes for control characters);
+/// whitespace, line breaks included, becomes spaces; cut to at most `max` characters.
 pub fn mermaid(s: &str, max: usize) -> String {
-    let mut out: String = s
+    // Line breaks and tabs read better as spaces in a chart title than written out as `\n`.
+    let spaced: String = s
+        .chars()
+        .map(|c| if c.is_whitespace() { ' ' } else { c })
+        .collect();
+    let mut out: String = crate::text::mermaid(&spaced)
         .chars()
         .map(|c| match c {
-            '"' | '`' | '\\' | '[' | ']' | '{' | '}' | '<' | '>' | '&' | '#' | ';' | '%' => ' ',
-            c if is_line_break(c) || c.is_control() => ' ',
+            '{' | '}' | '%' | '\\' => ' ',
             c => c,
         })
         .take(max)
         .collect();
     let trimmed = out.trim_end().len();
     out.truncate(trimmed);
-    out
+    out.trim_start().to_string()
 }
 
-fn is_line_break(c: char) -> bool {
-    matches!(
-        c,
-        '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
-    )
+/// Unicode line and paragraph separators as spaces (the control characters are handled by
+/// [`crate::text::escape_control`]).
+fn unbreak(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.contains(['\u{2028}', '\u{2029}']) {
+        s.replace(['\u{2028}', '\u{2029}'], " ").into()
+    } else {
+        s.into()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn is_line_break(c: char) -> bool {
+        matches!(
+            c,
+            '\n' | '\r' | '\u{0b}' | '\u{0c}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+        )
+    }
 
     /// Strings rich in the characters that matter, mixed with arbitrary ones.
     fn hostile() -> impl Strategy<Value = String> {
@@ -114,8 +112,8 @@ mod tests {
                 match c {
                     '|' | '`' => prop_assert!(escaped_at(&out, i), "unescaped {c:?} in {out:?}"),
                     '@' => prop_assert!(
-                        out[i + 1..].starts_with("&#8203;"),
-                        "bare @ in {out:?}"
+                        !out[i + 1..].starts_with(|n: char| n.is_ascii_alphanumeric()),
+                        "a live mention in {out:?}"
                     ),
                     '<' | '>' => prop_assert!(false, "raw {c:?} in {out:?}"),
                     c => prop_assert!(!is_line_break(c), "line break in {out:?}"),
@@ -126,8 +124,9 @@ mod tests {
         #[test]
         fn mermaid_never_leaks(s in hostile()) {
             let out = mermaid(&s, 80);
-            let bad = ['"', '`', '\n', '\r', '\u{2028}', '\u{2029}', '\u{85}'];
+            let bad = ['"', '`', '\n', '\r', '\u{2028}', '\u{2029}', '\u{85}', '{', '}'];
             prop_assert!(!out.contains(bad), "{:?}", out);
+            prop_assert!(!out.contains("%%"), "{:?}", out);
             prop_assert!(out.chars().count() <= 80);
         }
 
@@ -147,9 +146,11 @@ mod tests {
     fn examples() {
         assert_eq!(markdown("a|b"), "a\\|b");
         assert_eq!(markdown("@octocat"), "@&#8203;octocat");
-        assert_eq!(markdown("val_loss\n"), "val\\_loss ");
-        assert_eq!(markdown("&lt;"), "&amp;lt;");
-        assert_eq!(mermaid("say \"hi\"\n```", 80), "say  hi");
+        assert_eq!(markdown("val_loss"), "val\\_loss");
+        assert!(!markdown("a\nb").contains('\n'));
+        assert_eq!(markdown("&lt; $x$"), "&amp;lt; \\$x\\$");
+        assert_eq!(mermaid("say \"hi\" ```", 80), "say  hi");
+        assert_eq!(mermaid("%%{init}%%", 80), "init");
         assert_eq!(html("</svg><script>"), "&lt;/svg&gt;&lt;script&gt;");
     }
 }

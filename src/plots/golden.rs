@@ -211,7 +211,7 @@ fn json(plot: &Plot, revs: &[Revision]) -> String {
         revisions: revs.to_vec(),
         plots: vec![plot.clone()],
         warnings: vec![Warning {
-            message: "`eval/plots/roc.json` at workspace: 1 point(s) of `threshold` with NaN or infinity skipped".into(),
+            message: "`eval/plots/roc.json` at workspace: 1 point of `threshold` with NaN or infinity skipped".into(),
         }],
     })
     .expect("serialises")
@@ -387,7 +387,7 @@ fn markdown_fits_a_comment() {
     let shown = md.matches("```mermaid").count();
     assert!(shown > 10 && shown < 400, "{shown} charts");
     assert!(
-        md.contains(&format!("_{} more plot(s) left out", 400 - shown)),
+        md.contains(&format!("_{} more plots left out", 400 - shown)),
         "{}",
         &md[md.len() - 300..]
     );

@@ -138,9 +138,8 @@ fn section(out: &mut String, plot: &Plot, revisions: &[Revision]) {
             if skipped > 0 {
                 let _ = writeln!(
                     out,
-                    "<p class=\"note\">{name}: {} of {} record(s) of <code>{}</code> skipped ({} without a number, {} NaN or infinite)</p>",
-                    skipped,
-                    skipped + s.total,
+                    "<p class=\"note\">{name}: {skipped} of {} of <code>{}</code> skipped ({} without a number, {} NaN or infinite)</p>",
+                    crate::text::plural((skipped + s.total) as u64, "record", "records"),
                     esc(&s.field),
                     s.skipped_missing,
                     s.skipped_non_finite

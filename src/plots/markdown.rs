@@ -62,7 +62,8 @@ pub fn document(report: &Report) -> String {
     if left_out > 0 {
         let _ = writeln!(
             out,
-            "_{left_out} more plot(s) left out to fit a comment; `git ml plots diff --format html -o plots.html` shows all of them._\n"
+            "_{} left out to fit a comment; `git ml plots diff --format html -o plots.html` shows all of them._\n",
+            crate::text::plural(left_out as u64, "more plot", "more plots")
         );
     }
     if !report.warnings.is_empty() {
@@ -150,8 +151,8 @@ pub fn section(plot: &Plot, revisions: &[Revision]) -> String {
             if skipped > 0 {
                 let _ = writeln!(
                     out,
-                    "_{name}: {skipped} of {} record(s) of {} skipped ({} without a number, {} NaN or infinite)_\n",
-                    skipped + s.total,
+                    "_{name}: {skipped} of {} of {} skipped ({} without a number, {} NaN or infinite)_\n",
+                    crate::text::plural((skipped + s.total) as u64, "record", "records"),
                     md(&s.field),
                     s.skipped_missing,
                     s.skipped_non_finite

@@ -436,8 +436,11 @@ fn plot(
             if s.skipped_non_finite > 0 {
                 warnings.push(Warning {
                     message: format!(
-                        "`{}` at {}: {} point(s) of `{}` with NaN or infinity skipped",
-                        t.path, r.rev, s.skipped_non_finite, s.field
+                        "`{}` at {}: {} of `{}` with NaN or infinity skipped",
+                        t.path,
+                        r.rev,
+                        crate::text::plural(s.skipped_non_finite as u64, "point", "points"),
+                        s.field
                     ),
                 });
             }

@@ -315,14 +315,22 @@ pub fn series(t: &Table, f: &Fields, place: &str) -> Result<Vec<Series>, Problem
     if out.iter().all(|s| s.total == 0) {
         let s = &out[0];
         return Err(Problem::new(format!(
-            "has no plottable points: {} record(s), {} without a number for {}{}, {} with NaN or infinity",
-            t.rows,
+            "has no plottable points: {}, {} without a number for {}{}, {} with NaN or infinity",
+            crate::text::plural(t.rows as u64, "record", "records"),
             s.skipped_missing,
-            f.y.iter().map(|y| format!("`{y}`")).collect::<Vec<_>>().join(", "),
-            f.x.as_ref().map(|x| format!(" or `{x}`")).unwrap_or_default(),
+            f.y.iter()
+                .map(|y| format!("`{y}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            f.x.as_ref()
+                .map(|x| format!(" or `{x}`"))
+                .unwrap_or_default(),
             s.skipped_non_finite
         ))
-        .hint(format!("check the field names (fields: {}) in {place}", fields_list(t))));
+        .hint(format!(
+            "check the field names (fields: {}) in {place}",
+            fields_list(t)
+        )));
     }
     Ok(out)
 }

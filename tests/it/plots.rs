@@ -339,7 +339,7 @@ fn nan_points_are_skipped_and_counted() {
     );
     assert!(
         run.stderr.contains(
-            "warning: `m.json` at workspace: 2 point(s) of `loss` with NaN or infinity skipped"
+            "warning: `m.json` at workspace: 2 points of `loss` with NaN or infinity skipped"
         ),
         "{}",
         run.stderr
