@@ -6,7 +6,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use gitml::plots::{self, Report, Revision};
 use gitml::record::diff::WORKSPACE;
 
-use super::{Ctx, Outcome};
+use super::{Ctx, Outcome, output};
 
 /// Plots declared in `gitml.toml`, at one revision or overlaid across several
 ///
@@ -88,16 +88,19 @@ pub fn run(ctx: &Ctx, args: PlotsArgs) -> gitml::Result<Outcome> {
         );
     }
     let report = plots::build(&ws, &decls, &revisions)?;
+    // Messages quote file names and fields from the repository: escaped for the terminal.
+    let shown = output::shown;
     if !ctx.quiet {
         for w in &report.warnings {
-            eprintln!("warning: {}", w.message);
+            eprintln!("warning: {}", shown(&w.message));
         }
     }
     let errors = report.errors();
     for e in &errors {
-        eprintln!("error: `{}` at {}: {}", e.path, e.rev, e.message);
+        let line = format!("`{}` at {}: {}", e.path, e.rev, e.message);
+        eprintln!("error: {}", shown(&line));
         if let Some(h) = e.hint {
-            eprintln!("hint: {h}");
+            eprintln!("hint: {}", shown(h));
         }
     }
     let found = !errors.is_empty();

@@ -267,7 +267,9 @@ fn show_files(files: &[(&str, &[u8])]) -> (TestEnv, Run) {
     let env = TestEnv::new();
     let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
     for (i, (path, content)) in files.iter().enumerate() {
-        toml.push_str(&format!("\n[plots.p{i}]\npath = \"{path}\"\n"));
+        // A JSON string is a TOML basic string (control characters as `\u` escapes).
+        let quoted = serde_json::to_string(path).unwrap();
+        toml.push_str(&format!("\n[plots.p{i}]\npath = {quoted}\n"));
         env.write(path, content);
     }
     env.write("gitml.toml", toml);
@@ -296,6 +298,11 @@ fn hostile_files_are_errors_naming_the_file() {
         ("a/latin1.csv", &non_utf8, "not valid UTF-8 (line 3"),
         ("a/empty.csv", b"", "no header row"),
         ("a/notes.txt", b"hello", "is not a plot file"),
+        (
+            "a/esc\x1b]0;pwned\x07.json",
+            b"5",
+            "expected a list of records",
+        ),
     ];
     let mut files: Vec<(&str, &[u8])> = cases.iter().map(|(p, c, _)| (*p, *c)).collect();
     files.push(("a/good.csv", b"step,acc\n0,0.5\n1,0.75\n"));
@@ -312,7 +319,8 @@ fn hostile_files_are_errors_naming_the_file() {
             .unwrap_or_else(|| panic!("{path}: no error in {p:#}"));
         assert!(error.contains(needle), "{path}: {error}");
         assert!(p["revisions"][0]["hint"].is_string(), "{path}: no hint");
-        let line = format!("error: `{path}` at workspace: ");
+        let shown = path.replace('\x1b', "\\e").replace('\x07', "\\x07");
+        let line = format!("error: `{shown}` at workspace: ");
         assert!(
             run.stderr.contains(&line),
             "{path} not named on stderr:\n{}",
@@ -321,6 +329,10 @@ fn hostile_files_are_errors_naming_the_file() {
     }
     assert!(run.stderr.contains("hint: "), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains('\x1b'),
+        "an escape sequence reached the terminal"
+    );
 }
 
 #[test]
