@@ -18,6 +18,7 @@ pub mod init;
 pub mod lock;
 pub mod oid;
 pub mod pipeline;
+pub mod plots;
 pub mod progress;
 pub mod record;
 pub mod registry;

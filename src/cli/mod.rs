@@ -22,6 +22,7 @@ mod man;
 mod merge_driver;
 mod model;
 mod output;
+mod plots;
 mod pull;
 mod push;
 mod record;
@@ -101,6 +102,7 @@ enum Command {
     Check(check::CheckArgs),
     Model(model::ModelArgs),
     Report(report::ReportArgs),
+    Plots(plots::PlotsArgs),
     Dag(dag::DagArgs),
     MergeDriver(merge_driver::MergeDriverArgs),
     Hook(hook::HookArgs),
@@ -186,6 +188,7 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(&ctx, a),
         Command::Model(a) => model::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Plots(a) => plots::run(&ctx, a),
         Command::Dag(a) => dag::run(&ctx, a),
         Command::MergeDriver(a) => merge_driver::run(&ctx, a),
         Command::Hook(a) => hook::run(&ctx, a),

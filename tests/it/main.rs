@@ -11,6 +11,7 @@ mod gates;
 mod hooks;
 mod lineage;
 mod pipeline;
+mod plots;
 mod records;
 mod registry;
 mod remote;
