@@ -28,7 +28,6 @@ use self::parse::{Format, Problem, Table};
 use self::series::{Fields, Matrix, Series};
 use self::source::Listing;
 use crate::error::Result;
-use crate::git;
 use crate::workspace::Workspace;
 
 /// What a plot is drawn as.
@@ -214,7 +213,8 @@ struct Target {
 /// Read every declared plot at every revision. Declarations come from the working tree's
 /// `gitml.toml`; a directory's files are the union over the revisions.
 pub fn build(ws: &Workspace, decls: &[Decl], revisions: &[Revision]) -> Result<Report> {
-    let mut batch = git::Batch::new(ws.root())?;
+    let mut reader = crate::record::at::Reader::new(ws)?;
+    let batch = &mut reader;
     let mut warnings = Vec::new();
     let mut targets: Vec<Target> = Vec::new();
     let mut seen: HashSet<(usize, String)> = HashSet::new();
@@ -225,7 +225,7 @@ pub fn build(ws: &Workspace, decls: &[Decl], revisions: &[Revision]) -> Result<R
     for (di, d) in decls.iter().enumerate() {
         let mut found = false;
         for r in revisions {
-            let listing = match source::list_at(ws, &mut batch, r.commit.as_deref(), &d.path) {
+            let listing = match source::list_at(ws, batch, r.commit.as_deref(), &d.path) {
                 Ok(l) => l,
                 Err(p) => {
                     warnings.push(Warning {
@@ -283,7 +283,7 @@ pub fn build(ws: &Workspace, decls: &[Decl], revisions: &[Revision]) -> Result<R
         if !found {
             // The note (inside a tracked output, say) from the newest revision, if any.
             let note = revisions.last().and_then(|r| {
-                match source::list_at(ws, &mut batch, r.commit.as_deref(), &d.path) {
+                match source::list_at(ws, batch, r.commit.as_deref(), &d.path) {
                     Ok(Listing::Missing(n)) => n,
                     _ => None,
                 }
@@ -309,7 +309,13 @@ pub fn build(ws: &Workspace, decls: &[Decl], revisions: &[Revision]) -> Result<R
     }
     let mut plots = Vec::new();
     for t in &targets {
-        plots.push(plot(ws, &mut batch, t, revisions, &mut warnings)?);
+        plots.push(plot(ws, batch, t, revisions, &mut warnings)?);
+    }
+    let mut seen = HashSet::new();
+    for w in batch.warnings.drain(..) {
+        if seen.insert(w.message.clone()) {
+            warnings.push(Warning { message: w.message });
+        }
     }
     Ok(Report {
         revisions: revisions.to_vec(),
@@ -328,7 +334,7 @@ enum Read {
 
 fn plot(
     ws: &Workspace,
-    batch: &mut git::Batch,
+    batch: &mut crate::record::at::Reader<'_>,
     t: &Target,
     revisions: &[Revision],
     warnings: &mut Vec<Warning>,

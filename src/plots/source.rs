@@ -1,16 +1,17 @@
-//! Where plot files come from: the working tree, or the tree of a commit.
+//! Where plot files come from: the working tree, or the tree of a commit — and, inside outputs
+//! git-ml tracks (`eval/` tracked, `eval/plots/roc.json` inside it), through the pointer, the
+//! cache and the default remote ([`crate::record::at::Reader`]).
 //!
 //! The invariant: [`read_at`] is the one way a plot file's bytes are read, and [`list_at`] the one
 //! way a declared path is listed, so every rule about what may be read (size limit, no symlink
-//! out of the repository, files inside git-ml-tracked outputs) lives here. In the working tree a
-//! file inside a tracked output is just a file on disk and is read like any other; in a commit it
-//! is not in git's tree (only its `.gitml` pointer is), which [`list_at`] reports as a note.
+//! out of the repository, files inside git-ml-tracked outputs) lives here.
 
 use std::path::Path;
 
 use super::parse::{MAX_FILE_BYTES, Problem};
 use crate::data::pointer;
 use crate::git;
+use crate::record::at::Reader;
 use crate::workspace::Workspace;
 
 /// A directory plot lists at most this many files.
@@ -37,12 +38,17 @@ fn git_problem(e: crate::Error) -> Problem {
 /// List `path` in the working tree (`commit` is `None`) or in `commit`'s tree.
 pub fn list_at(
     ws: &Workspace,
-    batch: &mut git::Batch,
+    batch: &mut Reader<'_>,
     commit: Option<&str>,
     path: &str,
 ) -> Result<Listing, Problem> {
     match commit {
-        None => list_worktree(ws, path),
+        None => match list_worktree(ws, path)? {
+            Listing::Missing(_) if batch.is_tracked_data(None, path).map_err(git_problem)? => {
+                list_tracked(batch, None, path)
+            }
+            other => Ok(other),
+        },
         Some(c) => {
             let entries = ls_tree(ws.root(), c, path).map_err(git_problem)?;
             if entries.iter().any(|e| e.path == path && !e.is_tree()) {
@@ -56,7 +62,10 @@ pub fn list_at(
                 .filter(|p| listable(p))
                 .collect();
             if files.is_empty() {
-                return Ok(Listing::Missing(tracked_note(ws, Some((batch, c)), path)?));
+                if batch.is_tracked_data(Some(c), path).map_err(git_problem)? {
+                    return list_tracked(batch, Some(c), path);
+                }
+                return Ok(Listing::Missing(None));
             }
             if files.len() > MAX_DIR_FILES {
                 return Err(too_many(path));
@@ -73,15 +82,25 @@ pub fn list_at(
 /// reading them.
 pub fn read_at(
     ws: &Workspace,
-    batch: &mut git::Batch,
+    batch: &mut Reader<'_>,
     commit: Option<&str>,
     path: &str,
 ) -> Result<Option<Vec<u8>>, Problem> {
     match commit {
-        None => read_worktree(ws, path),
+        None => match read_worktree(ws, path)? {
+            // Inside tracked data that is not checked out: through the pointer and the cache.
+            None if batch.is_tracked_data(None, path).map_err(git_problem)? => {
+                batch.file(None, path).map_err(git_problem)
+            }
+            other => Ok(other),
+        },
         Some(c) => {
             let entries = ls_tree(ws.root(), c, path).map_err(git_problem)?;
             let Some(entry) = entries.into_iter().find(|e| e.path == path) else {
+                // Inside a tracked output: the commit's pointer names it (verified, size-capped).
+                if batch.is_tracked_data(Some(c), path).map_err(git_problem)? {
+                    return batch.file(Some(c), path).map_err(git_problem);
+                }
                 return Ok(None);
             };
             if entry.mode == "120000" {
@@ -94,7 +113,7 @@ pub fn read_at(
                 return Ok(None);
             }
             check_size(entry.size)?;
-            batch.file(c, path).map_err(git_problem)
+            batch.batch.file(c, path).map_err(git_problem)
         }
     }
 }
@@ -131,7 +150,7 @@ fn list_worktree(ws: &Workspace, path: &str) -> Result<Listing, Problem> {
     let meta = match std::fs::metadata(&abs) {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(Listing::Missing(tracked_note(ws, None, path)?));
+            return Ok(Listing::Missing(None));
         }
         Err(e) => return Err(Problem::new(format!("cannot read it: {e}"))),
     };
@@ -220,34 +239,30 @@ fn check_inside(ws: &Workspace, abs: &Path) -> Result<(), Problem> {
     Ok(())
 }
 
-/// If `path` is (inside) an output git-ml tracks, a note saying so: its pointer is in the tree
-/// (`at` is a commit) or in the work tree (`at` is `None`), not the file itself.
-fn tracked_note(
-    ws: &Workspace,
-    at: Option<(&mut git::Batch, &str)>,
+/// List `path` inside tracked data at `commit` (the working tree's pointers for `None`): a file,
+/// or the files below it, from the manifest.
+fn list_tracked(
+    batch: &mut Reader<'_>,
+    commit: Option<&str>,
     path: &str,
-) -> Result<Option<String>, Problem> {
-    let mut prefixes: Vec<&str> = path.match_indices('/').map(|(i, _)| &path[..i]).collect();
-    prefixes.push(path);
-    let mut at = at;
-    for p in prefixes {
-        let pointer = format!("{p}{}", pointer::SUFFIX);
-        let found = match at.as_mut() {
-            Some((batch, commit)) => batch.file(commit, &pointer).map_err(git_problem)?.is_some(),
-            None => ws.abs(&pointer).is_file(),
-        };
-        if found {
-            return Ok(Some(match at {
-                Some(_) => format!(
-                    "inside `{p}`, which git-ml tracks; reading plots inside tracked outputs from a commit is not supported yet"
-                ),
-                None => format!(
-                    "inside `{p}`, which git-ml tracks and is not checked out (`git ml checkout {p}`)"
-                ),
-            }));
-        }
+) -> Result<Listing, Problem> {
+    let files = batch.list(commit, path).map_err(git_problem)?;
+    if files.iter().any(|f| f == path) {
+        return Ok(Listing::File);
     }
-    Ok(None)
+    let prefix = format!("{path}/");
+    let files: Vec<String> = files
+        .into_iter()
+        .filter(|f| f.starts_with(&prefix) && listable(f))
+        .collect();
+    if files.is_empty() {
+        let note = batch.warnings.last().map(|w| w.message.clone());
+        return Ok(Listing::Missing(note));
+    }
+    if files.len() > MAX_DIR_FILES {
+        return Err(too_many(path));
+    }
+    Ok(Listing::Dir(files))
 }
 
 /// One entry of `git ls-tree -r -l`.

@@ -162,6 +162,21 @@ fn values_inside_tracked_outputs_are_read_at_old_revisions_through_the_remote() 
     // Only what was needed came down: not the model, not the data.
     let cached = clone.cache_objects().len();
     assert!(cached > 0 && cached < 10, "{cached} objects fetched");
+    // Plots too: the ROC curve inside eval/, at that commit, from the remote.
+    let plots = clone
+        .git_ml(&["plots", "show", "HEAD", "--format", "json"])
+        .success()
+        .json();
+    let roc = plots["plots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "roc")
+        .unwrap_or_else(|| panic!("no roc plot: {plots}"));
+    let points = roc["revisions"][0]["series"][0]["points"]
+        .as_array()
+        .unwrap();
+    assert!(points.len() > 5, "{roc}");
     let log = clone.git_ml(&["log", "--json"]).success().json();
     let first = &log["entries"][0];
     assert_eq!(first["origin"], "files", "{log}");
