@@ -148,6 +148,17 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
             }
         })
         .collect();
+    // The declared plots, the baseline's and the new side's overlaid.
+    let decls = gitml::plots::declared(&ws)?;
+    let plots = if decls.is_empty() || matches!(args.format, Format::Term) {
+        None
+    } else {
+        let revisions = [&check.base, &check.new].map(|s| gitml::plots::Revision {
+            rev: super::check::side_label(s),
+            commit: s.commit.clone(),
+        });
+        Some(gitml::plots::build(&ws, &decls, &revisions)?)
+    };
     let text = match args.format {
         Format::Json => {
             serde_json::to_string_pretty(&serde_json::json!({
@@ -155,6 +166,7 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
                 "check": check,
                 "diff": diff,
                 "history": series,
+                "plots": plots,
             }))
             .map_err(std::io::Error::other)?
                 + "\n"
@@ -185,9 +197,24 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
         }
         Format::Md => {
             let (name, text) = template(&ws, args.template.as_deref())?;
-            markdown(&check, &diff, &series, !gates.is_empty(), &text, &name)?
+            let plots_md = plots.as_ref().map(|p| {
+                p.plots
+                    .iter()
+                    .map(|plot| gitml::plots::markdown::section(plot, &p.revisions))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            markdown(
+                &check,
+                &diff,
+                &series,
+                !gates.is_empty(),
+                plots_md.as_deref(),
+                &text,
+                &name,
+            )?
         }
-        Format::Html => html(&check, &diff, &series, !gates.is_empty()),
+        Format::Html => html(&check, &diff, &series, !gates.is_empty(), plots.as_ref()),
     };
     match &args.output {
         Some(f) => gitml::fsutil::atomic_write(f, text.as_bytes(), 0o644)?,
@@ -208,6 +235,7 @@ fn markdown(
     diff: &gitml::record::diff::DiffReport,
     series: &[Series],
     gated: bool,
+    plots: Option<&str>,
     template: &str,
     template_name: &str,
 ) -> gitml::Result<String> {
@@ -265,6 +293,8 @@ fn markdown(
         "data": rows(&sections.data, &["path", "old", "new", "delta", "what"]),
         "models": rows(&sections.models, &["name", "old", "new", "status"]),
         "charts": charts,
+        // Already escaped by the plots renderer (names, titles, labels).
+        "plots": plots.filter(|p| !p.trim().is_empty()),
     });
     let mut env = minijinja::Environment::new();
     let bad = |e: minijinja::Error| gitml::Error::Config {
@@ -337,9 +367,11 @@ fn html(
     diff: &gitml::record::diff::DiffReport,
     series: &[Series],
     gated: bool,
+    plots: Option<&gitml::plots::Report>,
 ) -> String {
-    let mut out = String::from(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>git-ml report</title></head><body>\n<h1>git-ml report</h1>\n",
+    let mut out = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>git-ml report</title><style>{}</style></head><body>\n<h1>git-ml report</h1>\n",
+        gitml::plots::html::STYLE
     );
     if gated {
         out.push_str(&format!(
@@ -384,6 +416,10 @@ fn html(
             html_escape(&s.metric),
             svg(s)
         ));
+    }
+    if let Some(p) = plots.filter(|p| !p.plots.is_empty()) {
+        out.push_str("<h2>Plots</h2>\n");
+        out.push_str(&gitml::plots::html::sections(p));
     }
     out.push_str("</body></html>\n");
     out

@@ -11,7 +11,7 @@ use super::series::Matrix;
 use super::svg::{self, fmt_num};
 use super::{Kind, Plot, PlotRev, Report, Revision};
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px;color:#111;max-width:1100px}\
+pub const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px;color:#111;max-width:1100px}\
 h1{font-size:20px}h2{font-size:16px;margin:28px 0 4px}.meta{color:#555;font-size:13px;margin:0 0 8px}\
 table{border-collapse:collapse;margin:6px 0 14px;font-size:13px}td,th{border:1px solid #ccd;padding:3px 8px;text-align:left}td.n{text-align:right}\
 th{background:#f0f2f5}.err{color:#b00020}.note{color:#555}.swatch{display:inline-block;width:12px;height:12px;margin-right:6px;vertical-align:-1px}\
@@ -48,6 +48,15 @@ pub fn page(report: &Report) -> String {
     if report.plots.is_empty() {
         out.push_str("<p class=\"note\">No plots found.</p>\n");
     }
+    out.push_str(&sections(report));
+    out.push_str("</body></html>\n");
+    out
+}
+
+/// The plots (and warnings) as HTML for a page of someone else's, e.g. `git ml report`'s; the
+/// page must include [`STYLE`].
+pub fn sections(report: &Report) -> String {
+    let mut out = String::new();
     for plot in &report.plots {
         section(&mut out, plot, &report.revisions);
     }
@@ -58,7 +67,6 @@ pub fn page(report: &Report) -> String {
         }
         out.push_str("</ul>\n");
     }
-    out.push_str("</body></html>\n");
     out
 }
 

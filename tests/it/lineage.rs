@@ -95,6 +95,19 @@ fn each_commit_carries_the_run_its_inputs_produced() {
     let c = check.json();
     assert_eq!(c["passed"], true, "{c}");
     assert_eq!(c["base"]["commit"], main.as_str(), "{c}");
+    // The report shows the plots of both sides: Mermaid in Markdown, SVG in HTML.
+    let md = env.git_ml(&["report", "--base", "main", "--format", "md"]);
+    md.success();
+    assert!(md.stdout.contains("### Plots"), "{}", md.stdout);
+    assert!(
+        md.stdout.contains("ROC curve") && md.stdout.contains("xychart-beta"),
+        "{}",
+        md.stdout
+    );
+    assert!(md.stdout.contains("Confusion matrix"), "{}", md.stdout);
+    let html = env.git_ml(&["report", "--base", "main", "--format", "html"]);
+    html.success();
+    assert!(html.stdout.matches("<svg").count() >= 2, "{}", html.stdout);
     // Each commit's note has exactly its own run.
     let note_main = env.git(&["notes", "--ref", "refs/notes/gitml", "show", "main"]);
     assert_eq!(note_main.lines().count(), 1, "{note_main}");
