@@ -24,6 +24,7 @@ pub mod record;
 pub mod registry;
 pub mod remote;
 pub mod repo;
+pub mod report;
 pub mod text;
 pub mod workspace;
 

@@ -6,6 +6,22 @@
 //! name acting on its reader: no control sequence reaches the terminal, no hint runs something
 //! else than it says, no `@mention` pings anyone and no name breaks out of its table cell.
 
+/// `1.5 KiB`, `300 B`: a size for people.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
 /// `1 run`, `2 runs`: a count with the word in the right number.
 pub fn plural(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
