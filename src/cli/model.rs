@@ -90,42 +90,9 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
             bump,
             json,
         } => {
-            let declared = gitml::record::capture::Declared::from_project(&ws.config.project)?;
-            let path = declared.models.get(&name).ok_or_else(|| {
-                gitml::Error::Other(format!(
-                    "no `[models.{name}]` in gitml.toml; declare it with `path = \"...\"` (the tracked file or directory)"
-                ))
-            })?;
-            let mut reader = gitml::record::at::Reader::new(&ws)?;
-            let commit = reader.batch.commit(&rev)?;
-            let pointers = reader.batch.pointers(&commit, &[])?;
-            let model = pointers.iter().find(|p| &p.path == path).ok_or_else(|| {
-                gitml::Error::Other(format!(
-                    "`{path}` is not tracked at {rev}; `git ml add {}` and commit it first",
-                    gitml::text::shell_path(path)
-                ))
-            })?;
-            let snap = gitml::record::capture::snapshot_at(&mut reader, &commit, &declared)?;
-            let mut metrics = serde_json::Map::new();
-            if let Some(r) = snap.runs.last() {
-                for (k, v) in &r.metrics {
-                    metrics.insert(k.clone(), v.clone());
-                }
-            }
-            let version = match version {
-                Some(v) => v,
-                None => registry::next_version(root, &name, bump.as_deref().unwrap_or("patch"))?,
-            };
-            let lineage = serde_json::json!({
-                "model": { "path": path, "oid": model.pointer.oid.to_string(), "size": model.pointer.size },
-                "metrics": metrics,
-                "metrics_source": snap.origin,
-                "data": pointers.iter().map(|p| (p.path.clone(), p.pointer.oid.to_string())).collect::<std::collections::BTreeMap<_, _>>(),
-            });
-            let message = format!(
-                "Registering artifact '{name}' version '{version}'\n\ngitml-lineage: {lineage}\n"
-            );
-            let tag = registry::register(root, &name, &commit, &version, &message)?;
+            let r =
+                registry::register_model(&ws, &name, &rev, version.as_deref(), bump.as_deref())?;
+            let (tag, commit, lineage) = (r.tag, r.commit, r.lineage);
             if json {
                 output::json(
                     &serde_json::json!({ "tag": tag, "commit": commit, "lineage": lineage }),

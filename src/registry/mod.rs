@@ -546,3 +546,66 @@ mod tests {
         assert_eq!(parse_tag("a#b"), None);
     }
 }
+
+/// A registered version: its tag, commit, and the lineage written into the tag message.
+#[derive(Debug, Clone, Serialize)]
+pub struct Registered {
+    pub tag: String,
+    pub commit: String,
+    pub version: String,
+    pub lineage: serde_json::Value,
+}
+
+/// Register the model `name` (declared as `[models.NAME]`) on `rev`: the tag message carries its
+/// artifact's oid, the commit's metrics (from its runs, else its files) and the data digests.
+/// `version` is explicit, else the latest bumped by `bump` (default patch; v0.1.0 first).
+pub fn register_model(
+    ws: &crate::workspace::Workspace,
+    name: &str,
+    rev: &str,
+    version: Option<&str>,
+    bump: Option<&str>,
+) -> Result<Registered> {
+    let root = ws.root();
+    let declared = crate::record::capture::Declared::from_project(&ws.config.project)?;
+    let path = declared.models.get(name).ok_or_else(|| {
+        Error::Other(format!(
+            "no `[models.{name}]` in gitml.toml; declare it with `path = \"...\"` (the tracked file or directory)"
+        ))
+    })?;
+    let mut reader = crate::record::at::Reader::new(ws)?;
+    let commit = reader.batch.commit(rev)?;
+    let pointers = reader.batch.pointers(&commit, &[])?;
+    let model = pointers.iter().find(|p| &p.path == path).ok_or_else(|| {
+        Error::Other(format!(
+            "`{path}` is not tracked at {rev}; `git ml add {}` and commit it first",
+            crate::text::shell_path(path)
+        ))
+    })?;
+    let snap = crate::record::capture::snapshot_at(&mut reader, &commit, &declared)?;
+    let mut metrics = serde_json::Map::new();
+    if let Some(r) = snap.runs.last() {
+        for (k, v) in &r.metrics {
+            metrics.insert(k.clone(), v.clone());
+        }
+    }
+    let version = match version {
+        Some(v) => v.to_string(),
+        None => next_version(root, name, bump.unwrap_or("patch"))?,
+    };
+    let lineage = serde_json::json!({
+        "model": { "path": path, "oid": model.pointer.oid.to_string(), "size": model.pointer.size },
+        "metrics": metrics,
+        "metrics_source": snap.origin,
+        "data": pointers.iter().map(|p| (p.path.clone(), p.pointer.oid.to_string())).collect::<BTreeMap<_, _>>(),
+    });
+    let message =
+        format!("Registering artifact '{name}' version '{version}'\n\ngitml-lineage: {lineage}\n");
+    let tag = register(root, name, &commit, &version, &message)?;
+    Ok(Registered {
+        tag,
+        commit,
+        version,
+        lineage,
+    })
+}
