@@ -7,6 +7,7 @@
 //! The invariant every module keeps: a cache object is visible under its name only once its
 //! bytes hash to that name, and no user file is replaced unless its content is recoverable.
 
+pub mod ci;
 pub mod config;
 pub mod data;
 pub mod error;

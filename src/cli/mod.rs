@@ -8,6 +8,7 @@
 mod add;
 mod check;
 mod checkout;
+mod ci;
 mod completions;
 mod dag;
 mod diff;
@@ -100,6 +101,7 @@ enum Command {
     Diff(diff::DiffArgs),
     Run(run::RunArgs),
     Check(check::CheckArgs),
+    Ci(ci::CiArgs),
     Model(model::ModelArgs),
     Report(report::ReportArgs),
     Plots(plots::PlotsArgs),
@@ -186,6 +188,7 @@ pub fn main() -> ExitCode {
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
+        Command::Ci(a) => ci::run(&ctx, a),
         Command::Model(a) => model::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
         Command::Plots(a) => plots::run(&ctx, a),

@@ -21,6 +21,8 @@ use crate::error::{Error, Result};
 
 pub use transport::{RemoteObject, Transport};
 
+pub(crate) use store::runtime;
+
 /// Keys a `[remotes.NAME]` table may have in `gitml.toml`.
 const PROJECT_KEYS: &[&str] = &[
     "url",

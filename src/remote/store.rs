@@ -31,7 +31,8 @@ const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
 const PART_SIZE: usize = 16 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 4;
 
-fn runtime() -> &'static tokio::runtime::Runtime {
+/// The process's one async runtime (two threads): object stores and the GitHub API run on it.
+pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
     static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
     RT.get_or_init(|| {
         tokio::runtime::Builder::new_multi_thread()
