@@ -9,6 +9,7 @@
 
 pub mod config;
 pub mod data;
+pub mod dvc;
 pub mod error;
 pub mod fsutil;
 pub mod gate;
