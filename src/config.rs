@@ -87,7 +87,7 @@ struct CacheLayer {
 /// Sections owned by later features; accepted in `gitml.toml` and kept raw.
 const PROJECT_SECTIONS: &[&str] = &[
     "remotes", "metrics", "params", "stages", "gates", "models", "registry", "report", "ci",
-    "hooks",
+    "hooks", "plots",
 ];
 
 /// Keys settable from the environment and `-c`, with their variable names.

@@ -14,6 +14,7 @@ pub mod error;
 pub mod fsutil;
 pub mod gate;
 pub mod git;
+pub mod import;
 pub mod init;
 pub mod lock;
 pub mod oid;

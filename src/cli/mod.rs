@@ -13,6 +13,7 @@ mod dag;
 mod diff;
 mod fetch;
 mod gc;
+mod import;
 mod init;
 mod log;
 mod ls;
@@ -79,6 +80,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Init(init::InitArgs),
+    Import(import::ImportArgs),
     Add(add::AddArgs),
     Status(status::StatusArgs),
     Checkout(checkout::CheckoutArgs),
@@ -157,6 +159,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
         Command::Add(a) => add::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),

@@ -13,6 +13,8 @@ pub mod md5;
 pub mod pipeline;
 mod yaml;
 
+pub use yaml::line_of;
+
 /// DVC's cache and remote layout for an object: `files/md5/ab/cdef...` for DVC 3 entries, the
 /// flat `ab/cdef...` for DVC 2 ones (`legacy`). `name` is an md5, optionally with `.dir`.
 pub fn object_path(name: &str, legacy: bool) -> String {
@@ -28,6 +30,12 @@ pub fn object_path(name: &str, legacy: bool) -> String {
 /// and `rel`, resolving `.` and `..` lexically; `None` when the result leaves the repository, is
 /// absolute, or is the root itself.
 pub fn join_inside(base: &str, rel: &str) -> Option<String> {
+    join_dir(base, rel).filter(|p| !p.is_empty())
+}
+
+/// Like [`join_inside`], but the repository root itself (`""`) is a valid answer: for working
+/// directories.
+pub fn join_dir(base: &str, rel: &str) -> Option<String> {
     if rel.starts_with('/') || rel.contains('\0') || rel.contains('\\') {
         return None;
     }
@@ -41,7 +49,7 @@ pub fn join_inside(base: &str, rel: &str) -> Option<String> {
             c => parts.push(c),
         }
     }
-    if parts.is_empty() || parts.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
+    if parts.iter().any(|p| p.eq_ignore_ascii_case(".git")) {
         return None;
     }
     Some(parts.join("/"))
