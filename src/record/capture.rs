@@ -320,7 +320,12 @@ pub fn snapshot_at(batch: &mut git::Batch, commit: &str, declared: &Declared) ->
     let mut read = |batch: &mut git::Batch, list: &[String]| -> Result<Values> {
         let mut out = Values::new();
         for f in list {
-            if let Some(b) = batch.file(commit, f)? {
+            // A file DVC cached was never in the tree: its commit's DVC files name it.
+            let bytes = match batch.file(commit, f)? {
+                Some(b) => Some(b),
+                None => super::dvc_era::file(batch, commit, f)?,
+            };
+            if let Some(b) = bytes {
                 found = true;
                 match files::parse(&String::from_utf8_lossy(&b), f) {
                     Ok(v) => out.extend(v),

@@ -73,6 +73,8 @@ pub fn log(ws: &Workspace, range: &str, only: &[String], max: Option<usize>) -> 
         })
         .collect();
     let blobs = git::cat_batch(root, &fallback)?;
+    // Files DVC cached were never in a tree (commits from before `git ml import dvc`).
+    let mut dvc_batch: Option<git::Batch> = None;
     let mut warnings = Vec::new();
     let mut entries = Vec::new();
     for c in commits {
@@ -89,7 +91,20 @@ pub fn log(ws: &Workspace, range: &str, only: &[String], max: Option<usize>) -> 
                 let mut vals = Values::new();
                 let mut found = false;
                 for f in &declared.metrics_files {
-                    if let Some(b) = blobs.get(&format!("{}:{f}", c.commit)) {
+                    let mut b = blobs.get(&format!("{}:{f}", c.commit));
+                    let dvc_era = if b.is_none() && super::dvc_era::possible(root) {
+                        if dvc_batch.is_none() {
+                            dvc_batch = Some(git::Batch::new(root)?);
+                        }
+                        let batch = dvc_batch.as_mut().expect("just opened");
+                        super::dvc_era::file(batch, &c.commit, f)?
+                    } else {
+                        None
+                    };
+                    if b.is_none() {
+                        b = dvc_era.as_ref();
+                    }
+                    if let Some(b) = b {
                         found = true;
                         match files::parse(&String::from_utf8_lossy(b), f) {
                             Ok(v) => vals.extend(v),

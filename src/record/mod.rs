@@ -9,6 +9,7 @@
 
 pub mod capture;
 pub mod diff;
+pub mod dvc_era;
 pub mod files;
 pub mod log;
 pub mod notes;

@@ -8,6 +8,7 @@ mod cli;
 mod crash;
 mod data;
 mod gates;
+mod import;
 mod pipeline;
 mod records;
 mod registry;
