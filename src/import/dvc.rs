@@ -120,6 +120,9 @@ struct Content {
     at: (String, usize),
     /// A pointer (data, outputs) or a plain git file (a DVC-cached metrics or plots file).
     git_file: bool,
+    /// A stage output from `dvc.lock` (not `dvc add`ed data): when its content is not here, the
+    /// stage is left to run again instead of failing the import.
+    from_lock: bool,
 }
 
 /// What importing one item gave.
@@ -315,6 +318,7 @@ fn plan(ws: &Workspace, report: &mut ImportReport) -> Result<Plan> {
                 from: f.clone(),
                 at,
                 git_file: false,
+                from_lock: false,
             });
         }
         converted_files.push(f.clone());
@@ -384,6 +388,7 @@ fn plan(ws: &Workspace, report: &mut ImportReport) -> Result<Plan> {
                     from: format!("{lock_rel}:{} stage `{}`", e.line, s.name),
                     at: (lock_rel.clone(), e.line),
                     git_file,
+                    from_lock: true,
                 });
             }
         }
@@ -475,6 +480,14 @@ impl Importer<'_> {
             .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()))
     }
 
+    /// Whether the content of `it` is here at all (its object or listing in the DVC cache, or
+    /// the path in the work tree), without reading it.
+    fn available(&self, it: &Content) -> bool {
+        self.cache_object(&it.md5, it.legacy).is_some()
+            || std::fs::symlink_metadata(self.ws.abs(&it.path))
+                .is_ok_and(|m| m.is_file() || m.is_dir())
+    }
+
     /// Store one file whose DVC md5 is `md5`; `work` is where it is in the work tree.
     fn import_file(
         &self,
@@ -509,7 +522,11 @@ impl Importer<'_> {
             ));
         }
         let abs = self.ws.abs(work);
-        let meta = std::fs::symlink_metadata(&abs).ok().filter(|m| m.is_file());
+        // Never through a symlinked directory that leads out of the repository: what is read
+        // here ends up in the cache, and from there on remotes.
+        let meta = std::fs::symlink_metadata(&abs)
+            .ok()
+            .filter(|m| m.is_file() && self.ws.check_parent_inside(work).is_ok());
         let Some(meta) = meta else {
             return Err(dvc_err(
                 at,
@@ -680,7 +697,7 @@ impl Importer<'_> {
             ));
         }
         let abs = self.ws.abs(&it.path);
-        if !abs.is_dir() {
+        if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
             return Err(dvc_err(
                 &it.at,
                 format!(
@@ -865,7 +882,7 @@ pub fn import(
     } else {
         Some(ws.lock(&|holder| progress.message(&format!("waiting for {holder} to finish")))?)
     };
-    let plan = plan(ws, &mut report)?;
+    let mut plan = plan(ws, &mut report)?;
 
     // The data: verified into the cache (not in a dry run).
     let importer = Importer {
@@ -875,6 +892,18 @@ pub fn import(
         tally: Tally::default(),
         progress,
     };
+    // Stage outputs nobody pulled: no pointer; the stage is then stale and `git ml run`
+    // recreates them (as `dvc repro` would).
+    plan.items.retain(|it| {
+        if !it.from_lock || importer.available(it) {
+            return true;
+        }
+        report.warnings.push(format!(
+            "`{}` ({}) is neither in the DVC cache nor in the work tree: not imported; its stage will run again (or `dvc pull` it and import again)",
+            it.path, it.from
+        ));
+        false
+    });
     let mut done: Vec<Option<Done>> = Vec::new();
     if !opts.dry_run {
         ws.cache.sweep_temps();

@@ -508,6 +508,10 @@ fn keep_dvc_leaves_both_tools_working() {
 fn a_stage_dvc_finds_stale_is_the_one_git_ml_runs() {
     let env = TestEnv::bare_repo();
     dvc_project(&env);
+    // An output nobody pulled (neither in the work tree nor in the DVC cache).
+    let big = md5_hex(&env.read("models/big.bin"));
+    std::fs::remove_file(env.path("models/big.bin")).unwrap();
+    std::fs::remove_file(obj_path(&env, &big)).unwrap();
     // Changed after `dvc repro`: DVC would rerun `prepare` and what follows.
     env.write(
         "params.yaml",
@@ -529,11 +533,20 @@ fn a_stage_dvc_finds_stale_is_the_one_git_ml_runs() {
     };
     assert_eq!(state("prepare"), "stale");
     assert_eq!(state("train@small"), "up-to-date");
+    assert_eq!(state("train@big"), "stale");
+    assert!(
+        report["warnings"].to_string().contains("models/big.bin"),
+        "{}",
+        report["warnings"]
+    );
+    assert!(!env.exists("models/big.bin.gitml"));
     let run = env.git_ml(&["run", "--json", "--no-record"]);
     run.success();
     let outcomes = stage_outcomes(&run.json());
     let of = |n: &str| outcomes.iter().find(|(s, _)| s == n).unwrap().1.clone();
     assert_eq!(of("prepare"), "ran");
+    assert_eq!(of("train@big"), "ran");
+    assert!(env.exists("models/big.bin.gitml"));
     assert_eq!(
         env.read("features/rows.csv")
             .iter()
@@ -610,6 +623,31 @@ fn hostile_dvc_files_are_refused_with_file_and_line() {
         r.stderr
     );
     std::fs::remove_file(env.path("d.dvc")).unwrap();
+
+    // A tracked directory that is a symlink out of the repository is never read through (what
+    // is read goes into the cache, and from there to remotes).
+    let secret = b"the neighbour's secret\n";
+    std::fs::create_dir_all(env.base.join("outside")).unwrap();
+    std::fs::write(env.base.join("outside/secret"), secret).unwrap();
+    std::os::unix::fs::symlink("../outside", env.path("leak")).unwrap();
+    let listing = format!(r#"[{{"md5": "{}", "relpath": "secret"}}]"#, md5_hex(secret));
+    env.write(
+        "leak.dvc",
+        format!(
+            "outs:\n- md5: {}.dir\n  nfiles: 1\n  hash: md5\n  path: leak\n",
+            md5_hex(listing.as_bytes())
+        ),
+    );
+    let r = env.git_ml(&["import", "dvc"]);
+    r.code(2);
+    assert!(r.stderr.contains("leak.dvc:2:"), "{}", r.stderr);
+    assert!(
+        !env.cache_objects()
+            .iter()
+            .any(|o| std::fs::read(o).unwrap() == secret)
+    );
+    std::fs::remove_file(env.path("leak.dvc")).unwrap();
+    std::fs::remove_file(env.path("leak")).unwrap();
 
     // A stage whose working directory leaves the repository, and malformed YAML.
     env.write(
