@@ -1019,9 +1019,8 @@ pub fn import(
         return Ok(report);
     }
 
-    if !project_path.exists() {
-        crate::init::init(&ws.repo, &ws.config.cache_dir)?;
-    }
+    // Idempotent: creates only what is missing (the project file is replaced below).
+    crate::init::init(&ws.repo, &ws.config.cache_dir)?;
     // Pointers, ignores, results files.
     let mut map = DocumentMut::new();
     map.decor_mut().set_prefix(
@@ -1049,7 +1048,11 @@ pub fn import(
             executable: d.executable,
         };
         let pointer_rel = pointer::pointer_path(&it.path);
-        crate::fsutil::atomic_write(&ws.abs(&pointer_rel), ptr.to_toml().as_bytes(), 0o644)?;
+        let pointer_abs = ws.abs(&pointer_rel);
+        if let Some(dir) = pointer_abs.parent() {
+            fs_err::create_dir_all(dir)?;
+        }
+        crate::fsutil::atomic_write(&pointer_abs, ptr.to_toml().as_bytes(), 0o644)?;
         crate::data::gitignore::ensure(&root, &it.path)?;
         let mut t = toml_edit::InlineTable::new();
         t.insert("oid", d.oid.to_string().into());

@@ -750,3 +750,92 @@ fn credentials_stay_where_they_were() {
     // config.local (the secret) is not DVC's committed config: it stays.
     assert!(env.exists(".dvc/config.local"));
 }
+
+#[test]
+fn wdir_matrix_list_commands_frozen_and_always_changed() {
+    let env = TestEnv::bare_repo();
+    dvc(&env, &["init", "-q"]);
+    env.write("sub/params.yaml", "n: 3\n");
+    env.write("sub/input.txt", "a\nb\nc\nd\n");
+    env.write(
+        "dvc.yaml",
+        r#"stages:
+  head:
+    wdir: sub
+    cmd:
+      - mkdir -p out
+      - head -n 3 input.txt > out/head.txt
+    deps: [input.txt]
+    params: [n]
+    outs: [out]
+  grid:
+    matrix:
+      x: [1, 2]
+      y: [a, b]
+    cmd: echo ${item.x}${item.y} > grid-${item.x}-${item.y}.txt
+    outs: ["grid-${item.x}-${item.y}.txt"]
+  stamp:
+    cmd: date > stamp.txt
+    always_changed: true
+    outs: [stamp.txt]
+  old:
+    cmd: echo old > old.txt
+    outs: [old.txt]
+"#,
+    );
+    dvc(&env, &["repro", "-q"]);
+    dvc(&env, &["freeze", "old"]);
+    env.commit_all("DVC");
+    let r = env.git_ml(&["import", "dvc", "--json"]);
+    r.success();
+    let text = String::from_utf8(env.read("gitml.toml")).unwrap();
+    let toml: toml::Table = toml::from_str(&text).unwrap();
+    let stages = toml["stages"].as_table().unwrap();
+    // wdir: paths become repository-relative, the command still runs in `sub`.
+    let head = &stages["head"];
+    assert_eq!(head["wdir"].as_str(), Some("sub"));
+    assert_eq!(
+        head["deps"].as_array().unwrap()[0].as_str(),
+        Some("sub/input.txt")
+    );
+    assert_eq!(
+        head["outs"].as_array().unwrap()[0].as_str(),
+        Some("sub/out")
+    );
+    // The only params file becomes the default one, so the key needs no file name.
+    assert_eq!(
+        toml["params"]["files"].as_array().unwrap()[0].as_str(),
+        Some("sub/params.yaml")
+    );
+    assert_eq!(head["params"].as_array().unwrap()[0].as_str(), Some("n"));
+    assert_eq!(head["cmd"].as_array().unwrap().len(), 2);
+    for n in ["grid@1-a", "grid@1-b", "grid@2-a", "grid@2-b"] {
+        assert!(stages.contains_key(n), "{n} missing: {text}");
+    }
+    assert_eq!(stages["stamp"]["always_run"].as_bool(), Some(true));
+    // Frozen: kept as a comment, its output tracked as data.
+    assert!(!stages.contains_key("old"));
+    assert!(text.contains("# [stages.old]"), "{text}");
+    assert!(env.exists("old.txt.gitml"));
+    let report = r.json();
+    let state = |n: &str| {
+        report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == n)
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(state("head"), "up-to-date");
+    assert_eq!(state("stamp"), "always");
+    assert_eq!(state("old"), "frozen");
+    let run = env.git_ml(&["run", "--json", "--no-record"]);
+    run.success();
+    for (stage, outcome) in stage_outcomes(&run.json()) {
+        let expected = if stage == "stamp" { "ran" } else { "skipped" };
+        assert_eq!(outcome, expected, "stage {stage}");
+    }
+}
