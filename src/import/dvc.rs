@@ -909,8 +909,14 @@ pub fn import(
         ws.cache.sweep_temps();
         let total: u64 = plan.items.iter().filter_map(|i| i.size).sum();
         progress.start("importing", total);
-        for it in &plan.items {
-            done.push(Some(importer.import_item(it)?));
+        // Items in parallel (many small `.dvc` files), and a directory's files in parallel.
+        let results: Vec<Result<Done>> = plan
+            .items
+            .par_iter()
+            .map(|it| importer.import_item(it))
+            .collect();
+        for r in results {
+            done.push(Some(r?));
         }
         progress.finish();
     } else {

@@ -839,3 +839,110 @@ fn wdir_matrix_list_commands_frozen_and_always_changed() {
         assert_eq!(outcome, expected, "stage {stage}");
     }
 }
+
+#[test]
+fn fetch_from_a_dvc_remote_on_s3_with_keys_left_in_dvc_config_local() {
+    let env = TestEnv::bare_repo();
+    let store = dvc_project(&env);
+    let before = data_files(&env);
+    env.git_ml(&["import", "dvc"]).success();
+    env.commit_all("Move from DVC to git-ml");
+    // The DVC remote, as `dvc push` would have left it in a bucket (copied through the filer).
+    let server = crate::seaweed::Seaweed::shared();
+    let bucket = server.bucket("dvc-remote");
+    let mut stack = vec![store.clone()];
+    let mut uploaded = 0;
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(&store)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_string();
+                server.overwrite(&bucket, &format!("dvc/{rel}"), &std::fs::read(&p).unwrap());
+                uploaded += 1;
+            }
+        }
+    }
+    assert!(uploaded > 5);
+    let a = env.clone_repo();
+    a.git_ml(&["init"]).success();
+    a.write(
+        ".git/gitml/config.toml",
+        format!(
+            "[remotes.store]\nurl = \"s3://{bucket}/dvc\"\nendpoint = \"{}\"\n",
+            server.endpoint()
+        ),
+    );
+    // Credentials where DVC keeps them; git-ml reads them there for this command only.
+    a.write(
+        ".dvc/config.local",
+        format!(
+            "['remote \"store\"']\n    access_key_id = {}\n    secret_access_key = {}\n",
+            crate::seaweed::ACCESS_KEY,
+            crate::seaweed::SECRET_KEY
+        ),
+    );
+    let f = a.git_ml(&["fetch", "--from-dvc-remote", "store", "--json"]);
+    f.success();
+    assert!(!f.stdout.contains(crate::seaweed::SECRET_KEY));
+    a.git_ml(&["checkout"]).success();
+    assert_eq!(data_files(&a), before);
+    a.assert_cache_sound();
+    // An object damaged on the DVC remote is refused, by its md5, and named.
+    let md5 = md5_hex(&before.iter().find(|(p, _)| p == "data/raw.csv").unwrap().1);
+    server.overwrite(
+        &bucket,
+        &format!("dvc/files/md5/{}/{}", &md5[..2], &md5[2..]),
+        b"bit rot",
+    );
+    let b = env.clone_repo();
+    b.git_ml(&["init"]).success();
+    b.write(
+        ".git/gitml/config.toml",
+        String::from_utf8(a.read(".git/gitml/config.toml")).unwrap(),
+    );
+    b.write(
+        ".dvc/config.local",
+        String::from_utf8(a.read(".dvc/config.local")).unwrap(),
+    );
+    let bad = b.git_ml(&["fetch", "--from-dvc-remote", "store", "data/raw.csv"]);
+    bad.code(2);
+    assert!(
+        bad.stderr.contains("corrupted") && bad.stderr.contains("data/raw.csv"),
+        "{}",
+        bad.stderr
+    );
+    assert!(b.cache_objects().is_empty());
+}
+
+#[test]
+fn dvc_symlink_checkouts_become_real_files() {
+    let env = TestEnv::bare_repo();
+    dvc(&env, &["init", "-q"]);
+    dvc(&env, &["config", "cache.type", "symlink"]);
+    env.write("big/a.bin", bytes(5, 10_000));
+    env.write("big/b/c.bin", bytes(6, 20_000));
+    env.write("one.csv", "x,y\n1,2\n");
+    dvc(&env, &["add", "-q", "big", "one.csv"]);
+    assert!(
+        std::fs::symlink_metadata(env.path("one.csv"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    env.commit_all("DVC with symlinks");
+    env.git_ml(&["import", "dvc"]).success();
+    for p in ["big/a.bin", "big/b/c.bin", "one.csv"] {
+        let m = std::fs::symlink_metadata(env.path(p)).unwrap();
+        assert!(m.is_file(), "{p} is still a link");
+    }
+    assert_eq!(env.read("big/b/c.bin"), bytes(6, 20_000));
+    assert_eq!(env.read("one.csv"), b"x,y\n1,2\n");
+    env.git_ml(&["status"]).success();
+}
