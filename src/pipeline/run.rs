@@ -168,6 +168,12 @@ fn staleness(
             why.push(format!("param `{k}` changed"));
         }
     }
+    // A key gone from a whole params file (`file.yaml:`), or no longer named by the stage.
+    for k in lock.params.keys() {
+        if !params.contains_key(k) {
+            why.push(format!("param `{k}` removed"));
+        }
+    }
     for (o, oid) in outs {
         match (oid, lock.outs.get(o)) {
             (None, _) => why.push(format!("out `{o}` is missing")),
