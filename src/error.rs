@@ -65,6 +65,14 @@ pub enum Error {
         message: String,
     },
 
+    /// Content a DVC file names that is missing or damaged (in the DVC cache and the work tree).
+    #[error("{file}{}: {message}", if *.line > 0 { format!(":{}", .line) } else { String::new() })]
+    DvcContent {
+        file: String,
+        line: usize,
+        message: String,
+    },
+
     #[error("manifest {oid}: {message}")]
     Manifest { oid: Oid, message: String },
 
@@ -193,6 +201,9 @@ impl Error {
             ),
             Error::Dvc { .. } => {
                 "fix the file (`dvc status` reads it the same way), then run `git ml import dvc` again; nothing was changed".into()
+            }
+            Error::DvcContent { .. } => {
+                "`dvc pull` (or `dvc fetch`, then `dvc checkout`) brings the content back; nothing was changed".into()
             }
             Error::Manifest { .. } => {
                 "run `git ml verify` to find damaged cache objects; fetch them again from a remote"

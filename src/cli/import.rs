@@ -8,11 +8,11 @@ use super::{Ctx, Outcome, output};
 #[derive(Args)]
 pub struct ImportArgs {
     #[command(subcommand)]
-    from: From,
+    from: Tool,
 }
 
 #[derive(Subcommand)]
-enum From {
+enum Tool {
     Dvc(DvcArgs),
 }
 
@@ -39,7 +39,7 @@ struct DvcArgs {
 }
 
 pub fn run(ctx: &Ctx, args: ImportArgs) -> gitml::Result<Outcome> {
-    let From::Dvc(args) = args.from;
+    let Tool::Dvc(args) = args.from;
     let ws = ctx.workspace()?;
     let opts = ImportOptions {
         dry_run: args.dry_run,

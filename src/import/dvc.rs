@@ -136,6 +136,14 @@ struct Done {
     exec_paths: Vec<String>,
 }
 
+fn content_err(at: &(String, usize), message: String) -> Error {
+    Error::DvcContent {
+        file: at.0.clone(),
+        line: at.1,
+        message,
+    }
+}
+
 fn dvc_err(at: &(String, usize), message: String) -> Error {
     Error::Dvc {
         file: at.0.clone(),
@@ -528,7 +536,7 @@ impl Importer<'_> {
             .ok()
             .filter(|m| m.is_file() && self.ws.check_parent_inside(work).is_ok());
         let Some(meta) = meta else {
-            return Err(dvc_err(
+            return Err(content_err(
                 at,
                 match corrupt {
                     Some(c) => format!(
@@ -698,7 +706,7 @@ impl Importer<'_> {
         }
         let abs = self.ws.abs(&it.path);
         if !std::fs::symlink_metadata(&abs).is_ok_and(|m| m.is_dir()) {
-            return Err(dvc_err(
+            return Err(content_err(
                 &it.at,
                 format!(
                     "the listing of `{}` ({name}) is not in the DVC cache and the directory is not in the work tree: run `dvc pull` (or `dvc fetch`) first",
@@ -709,7 +717,7 @@ impl Importer<'_> {
         let pairs = dir_md5s(&abs, it.legacy)?;
         let bytes = files::dir_bytes(&pairs);
         if dmd5::of(&bytes) != hex {
-            return Err(dvc_err(
+            return Err(content_err(
                 &it.at,
                 format!(
                     "`{}` in the work tree differs from what DVC recorded ({name}) and the DVC cache has no listing: `dvc checkout` it, or `dvc add` it again",
@@ -726,7 +734,7 @@ fn work_mismatch(work: &str, md5: &str, at: &(String, usize), corrupt: Option<St
         Some(c) => format!("{c}, and "),
         None => "the DVC cache has no copy and ".into(),
     };
-    dvc_err(
+    content_err(
         at,
         format!(
             "{lead}`{work}` in the work tree differs from what DVC recorded (md5 {md5}): `dvc checkout` it to get the recorded version, or `dvc add` it again"
