@@ -106,6 +106,10 @@ pub struct DvcYaml {
     pub other: Vec<(String, usize)>,
 }
 
+/// At most this many stages from one `foreach` or `matrix` (a hostile file could ask for a
+/// product of astronomical size).
+const MAX_EXPANDED: usize = 10_000;
+
 /// Reads a file relative to the `dvc.yaml` directory (`vars` files, `params.yaml`); `None` when
 /// it does not exist.
 pub type Reader<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -704,6 +708,16 @@ pub fn parse(text: &str, file: &str, read: Reader) -> Result<DvcYaml> {
             let Some(Value::Mapping(template)) = body.get(key("do")) else {
                 return Err(at("`foreach` needs a `do` mapping".into()));
             };
+            let len = match &fe {
+                Value::Sequence(l) => l.len(),
+                Value::Mapping(m) => m.len(),
+                _ => 0,
+            };
+            if len > MAX_EXPANDED {
+                return Err(at(format!(
+                    "`foreach` expands to more than {MAX_EXPANDED} stages; refused"
+                )));
+            }
             match fe {
                 Value::Sequence(list) => {
                     for (i, item) in list.iter().enumerate() {
@@ -751,6 +765,11 @@ pub fn parse(text: &str, file: &str, read: Reader) -> Result<DvcYaml> {
                 let Value::Sequence(values) = values else {
                     return Err(at(format!("`matrix.{ks}` must be a list")));
                 };
+                if combos.len().saturating_mul(values.len()) > MAX_EXPANDED {
+                    return Err(at(format!(
+                        "`matrix` expands to more than {MAX_EXPANDED} stages; refused"
+                    )));
+                }
                 let mut next = Vec::new();
                 for (names, item) in &combos {
                     for (i, v) in values.iter().enumerate() {
@@ -908,6 +927,14 @@ artifacts:
             .unwrap_err()
             .to_string();
         assert!(e.contains("no `cmd`"), "{e}");
+        // A matrix asking for 100^4 stages is refused before it is built.
+        let values: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+        let list = values.join(", ");
+        let bomb = format!(
+            "stages:\n  m:\n    matrix:\n      a: [{list}]\n      b: [{list}]\n      c: [{list}]\n      d: [{list}]\n    cmd: x\n"
+        );
+        let e = parse(&bomb, "dvc.yaml", &|_| None).unwrap_err().to_string();
+        assert!(e.contains("more than 10000"), "{e}");
         // Escaped interpolation stays literal.
         let y = parse(
             "stages:\n  a:\n    cmd: echo \\${HOME}\n",
