@@ -352,6 +352,16 @@ fn history_keeps_dvc_era_metrics() {
         .find(|m| m["name"] == "auc")
         .unwrap();
     assert_eq!(auc["old"]["mean"].as_f64(), Some(0.75));
+    let report = env.git_ml(&["report", "HEAD", "--base", "HEAD~2", "--format", "json"]);
+    report.success();
+    let report = report.json();
+    let acc = report["diff"]["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "acc")
+        .unwrap_or_else(|| panic!("no acc in {report}"));
+    assert_eq!(acc["old"]["mean"].as_f64(), Some(0.8));
     let log = env.git_ml(&["log", "--json"]);
     log.success();
     assert!(
