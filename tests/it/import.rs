@@ -42,6 +42,7 @@ stages:
     deps:
       - data/raw.csv
       - data/images
+      - prepare.sh
     params:
       - prepare.rows
     outs:
@@ -71,6 +72,7 @@ stages:
       echo evaluated > report.txt
     deps:
       - models/small.bin
+      - tools
     outs:
       - report.txt:
           cache: false
@@ -119,6 +121,10 @@ fn dvc_project(env: &TestEnv) -> PathBuf {
         "prepare:\n  rows: 50\ntrain:\n  lr: 0.001\n  acc: 0.8\nmodels: [small, big]\n",
     );
     env.write("other.yaml", "seed: 7\nunused: 1\n");
+    // Code in git that stages depend on: a file and a directory (DVC names it by a `.dir` md5).
+    env.write("prepare.sh", "# prepares\n");
+    env.write("tools/a.py", "print('a')\n");
+    env.write("tools/sub/b.py", "print('b')\r\n");
     env.write("dvc.yaml", DVC_YAML);
     dvc(env, &["repro", "-q"]);
     let store = env.base.join("dvc-store");
@@ -522,6 +528,8 @@ fn a_stage_dvc_finds_stale_is_the_one_git_ml_runs() {
     let big = md5_hex(&env.read("models/big.bin"));
     std::fs::remove_file(env.path("models/big.bin")).unwrap();
     std::fs::remove_file(obj_path(&env, &big)).unwrap();
+    // Code changed in a directory a stage depends on.
+    env.write("tools/sub/b.py", "print('changed')\n");
     // Changed after `dvc repro`: DVC would rerun `prepare` and what follows.
     env.write(
         "params.yaml",
@@ -544,6 +552,7 @@ fn a_stage_dvc_finds_stale_is_the_one_git_ml_runs() {
     assert_eq!(state("prepare"), "stale");
     assert_eq!(state("train@small"), "up-to-date");
     assert_eq!(state("train@big"), "stale");
+    assert_eq!(state("evaluate"), "stale");
     assert!(
         report["warnings"].to_string().contains("models/big.bin"),
         "{}",
