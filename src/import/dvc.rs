@@ -19,7 +19,10 @@ use serde::Serialize;
 use toml_edit::{Array, DocumentMut, Item, Table, value};
 
 use super::NotConverted;
+use std::os::unix::fs::MetadataExt;
+
 use crate::data::cache::{Placed, SMALL_FILE};
+use crate::data::index::{Stat, StatIndex};
 use crate::data::manifest::{Entry as MEntry, EntryKind, Manifest};
 use crate::data::pointer::{self, Kind, Pointer};
 use crate::dvc::config::DvcConfig;
@@ -476,9 +479,20 @@ struct Importer<'a> {
     link: bool,
     tally: Tally,
     progress: &'a dyn Progress,
+    /// What the import learned about work-tree files (read, or the very inode it linked), so
+    /// the next `status` does not read them again.
+    learned: Mutex<StatIndex>,
+    clock: i64,
 }
 
 impl Importer<'_> {
+    fn learn(&self, work: &str, stat: Stat, oid: Oid) {
+        self.learned
+            .lock()
+            .expect("index updates")
+            .record(work.to_string(), stat, oid, self.clock);
+    }
+
     /// Where DVC keeps `md5` (with `.dir` for listings): its own layout first, then the other
     /// one (a DVC 2 cache read by DVC 3 keeps old objects in the flat layout).
     fn cache_object(&self, md5: &str, legacy: bool) -> Option<PathBuf> {
@@ -515,6 +529,16 @@ impl Importer<'_> {
             if digests.matches(md5) {
                 let (placed, size) = (staged.placed, staged.size);
                 let oid = staged.publish()?;
+                // DVC's `cache.type = hardlink`: the work-tree file is the inode just verified.
+                if let (Ok(w), Ok(o)) = (
+                    std::fs::symlink_metadata(self.ws.abs(work)),
+                    std::fs::metadata(&obj),
+                ) && w.is_file()
+                    && w.ino() == o.ino()
+                    && w.dev() == o.dev()
+                {
+                    self.learn(work, Stat::of(&w), oid);
+                }
                 self.tally.count(placed, size);
                 self.progress.advance(size);
                 return Ok((oid, size, "dvc-cache"));
@@ -572,6 +596,12 @@ impl Importer<'_> {
             let (placed, size) = (staged.placed, staged.size);
             (staged.publish()?, size, placed)
         };
+        // Read unchanged from start to end: the next `status` may trust the stat.
+        if let Ok(after) = std::fs::symlink_metadata(&abs)
+            && Stat::of(&after) == Stat::of(&meta)
+        {
+            self.learn(work, Stat::of(&meta), oid);
+        }
         if let Some(c) = corrupt {
             self.tally
                 .warnings
@@ -899,6 +929,8 @@ pub fn import(
         link: !ws.config.link.contains(&crate::config::LinkMode::Hardlink),
         tally: Tally::default(),
         progress,
+        learned: Mutex::new(StatIndex::default()),
+        clock: if opts.dry_run { 0 } else { ws.clock()? },
     };
     // Stage outputs nobody pulled: no pointer; the stage is then stale and `git ml run`
     // recreates them (as `dvc repro` would).
@@ -925,6 +957,12 @@ pub fn import(
             .collect();
         for r in results {
             done.push(Some(r?));
+        }
+        let learned = std::mem::take(&mut *importer.learned.lock().expect("index updates"));
+        if learned.is_dirty() {
+            let mut index = ws.load_index();
+            index.absorb(&learned);
+            index.save()?;
         }
         progress.finish();
     } else {

@@ -965,3 +965,26 @@ fn dvc_symlink_checkouts_become_real_files() {
     assert_eq!(env.read("one.csv"), b"x,y\n1,2\n");
     env.git_ml(&["status"]).success();
 }
+
+#[test]
+fn dvc_hardlink_checkouts_stay_and_are_known_to_status() {
+    let env = TestEnv::bare_repo();
+    dvc(&env, &["init", "-q"]);
+    dvc(&env, &["config", "cache.type", "hardlink"]);
+    env.write("d/a.bin", bytes(7, 10_000));
+    env.write("d/b.bin", bytes(8, 10_000));
+    dvc(&env, &["add", "-q", "d"]);
+    env.commit_all("DVC with hard links");
+    let r = env.git_ml(&["import", "dvc", "--json"]);
+    r.success();
+    assert_eq!(r.json()["link_modes"]["hardlink"], 2);
+    env.git_ml(&["status"]).success();
+    // The work-tree files are the very inodes verified and linked: nothing was copied.
+    use std::os::unix::fs::MetadataExt;
+    let w = std::fs::metadata(env.path("d/a.bin")).unwrap();
+    assert!(
+        w.nlink() >= 3,
+        "work tree, DVC cache and git-ml cache share the inode"
+    );
+    assert_eq!(env.read("d/a.bin"), bytes(7, 10_000));
+}
