@@ -3,6 +3,7 @@
 //! the file's own `.dvc` file) names its md5, and the DVC cache, where it is still present,
 //! holds its bytes. They are checked against the md5 before they are believed.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use crate::dvc::files::{self, Entry};
@@ -65,11 +66,17 @@ fn entry(batch: &mut Batch, commit: &str, path: &str) -> Result<Option<Entry>> {
         if let Some(b) = batch.file(commit, &lock)?
             && let Ok(stages) = files::parse_lock(&String::from_utf8_lossy(&b), &lock)
         {
-            for s in stages.into_values() {
+            let wdirs = stage_wdirs(batch, commit, dir);
+            for (name, s) in stages {
+                // Lock paths are relative to the stage's working directory.
+                let base = wdirs
+                    .get(&name)
+                    .and_then(|w| crate::dvc::join_dir(dir, w))
+                    .unwrap_or_else(|| dir.to_string());
                 if let Some(e) = s
                     .outs
                     .into_iter()
-                    .find(|o| join_inside(dir, &o.path).as_deref() == Some(path))
+                    .find(|o| join_inside(&base, &o.path).as_deref() == Some(path))
                 {
                     return Ok(Some(e));
                 }
@@ -85,6 +92,34 @@ fn entry(batch: &mut Batch, commit: &str, path: &str) -> Result<Option<Entry>> {
 /// Whether DVC-era files can be read at all: the DVC cache (`.dvc/`) is still in the work tree.
 pub fn possible(root: &std::path::Path) -> bool {
     root.join(".dvc").is_dir()
+}
+
+/// Stage name -> `wdir`, from the `dvc.yaml` next to a `dvc.lock` at `commit` (its templating
+/// reads files from the same commit). Empty when there is none or it does not parse.
+fn stage_wdirs(batch: &mut Batch, commit: &str, dir: &str) -> BTreeMap<String, String> {
+    let yaml = if dir.is_empty() {
+        "dvc.yaml".to_string()
+    } else {
+        format!("{dir}/dvc.yaml")
+    };
+    let Ok(Some(text)) = batch.file(commit, &yaml) else {
+        return BTreeMap::new();
+    };
+    let cell = std::cell::RefCell::new(batch);
+    let read = |rel: &str| -> Option<String> {
+        let p = join_inside(dir, rel)?;
+        let bytes = cell.borrow_mut().file(commit, &p).ok()??;
+        String::from_utf8(bytes).ok()
+    };
+    let Ok(parsed) = crate::dvc::pipeline::parse(&String::from_utf8_lossy(&text), &yaml, &read)
+    else {
+        return BTreeMap::new();
+    };
+    parsed
+        .stages
+        .into_iter()
+        .filter_map(|s| s.wdir.map(|w| (s.name, w)))
+        .collect()
 }
 
 /// The bytes of `path` as DVC cached them at `commit`; `None` when DVC recorded nothing for it

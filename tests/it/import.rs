@@ -784,9 +784,11 @@ fn wdir_matrix_list_commands_frozen_and_always_changed() {
     cmd:
       - mkdir -p out
       - head -n 3 input.txt > out/head.txt
+      - "echo '{\"rows\": 3}' > m.json"
     deps: [input.txt]
     params: [n]
     outs: [out]
+    metrics: [m.json]
   grid:
     matrix:
       x: [1, 2]
@@ -827,7 +829,7 @@ fn wdir_matrix_list_commands_frozen_and_always_changed() {
         Some("sub/params.yaml")
     );
     assert_eq!(head["params"].as_array().unwrap()[0].as_str(), Some("n"));
-    assert_eq!(head["cmd"].as_array().unwrap().len(), 2);
+    assert_eq!(head["cmd"].as_array().unwrap().len(), 3);
     for n in ["grid@1-a", "grid@1-b", "grid@2-a", "grid@2-b"] {
         assert!(stages.contains_key(n), "{n} missing: {text}");
     }
@@ -857,6 +859,22 @@ fn wdir_matrix_list_commands_frozen_and_always_changed() {
         let expected = if stage == "stamp" { "ran" } else { "skipped" };
         assert_eq!(outcome, expected, "stage {stage}");
     }
+    // The DVC-era value of a metric DVC cached, in a stage with a `wdir`.
+    env.commit_all("git-ml");
+    let d = env
+        .git_ml(&["diff", "HEAD~1", "HEAD", "--json"])
+        .success()
+        .json();
+    let rows = d["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "rows");
+    assert_eq!(
+        rows.unwrap_or_else(|| panic!("{d}"))["old"]["mean"].as_f64(),
+        Some(3.0),
+        "{d}"
+    );
 }
 
 #[test]
