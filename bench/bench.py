@@ -39,7 +39,7 @@ WORK = HERE / "work"
 
 GENERATOR_VERSION = 1
 
-ROWS = ["add_a", "add_b", "status_clean", "status_touched", "checkout_a", "version",
+ROWS = ["add_a", "add_b", "status_clean", "status_touched", "checkout_a", "version", "hook_pre_commit",
         "push_dir", "pull_dir", "push_noop", "push_s3", "pull_s3", "import_dvc"]
 REMOTE_ROWS = {"push_dir", "pull_dir", "push_noop", "push_s3", "pull_s3"}
 # Rows whose target is an absolute time (the value of TARGETS is then in ms or s, not a ratio).
@@ -53,6 +53,7 @@ TARGETS = {
     "status_touched": (1.5, "≤1.5× b3sum"),
     "checkout_a": (1.5, "≤1.5× cp -r"),
     "version": (5.0, "<5 ms"),
+    "hook_pre_commit": (2.0, "≤2× git status"),
     # Remote rows: also faster than DVC and git-lfs (where they run), see summarize().
     "push_dir": (1.3, "≤1.3× cp -r, < DVC, < git-lfs"),
     "pull_dir": (1.3, "≤1.3× cp -r, < DVC, < git-lfs"),
@@ -69,6 +70,7 @@ DESCRIPTIONS = {
     "status_touched": "`status` after `touch` of every file of (a) (mtime changed, content not)",
     "checkout_a": "`checkout` of (a) from the cache after `rm -rf data`",
     "version": "`git ml --version` (through git, as a user types it)",
+    "hook_pre_commit": "the pre-commit hook (`git ml hook pre-commit`) on (a), nothing changed or staged",
     "push_dir": "`push` of (a)+(b) to an empty directory remote on the same file system",
     "pull_dir": "`git clone` + `pull` of (a)+(b) from a directory remote (one timed command)",
     "push_noop": "`push` to the directory remote when it already has everything",
@@ -668,6 +670,21 @@ class Bench:
                 series.append(Series(tool, "dvc status", cmd=lambda repo=repo: ([self.dvc, "status"], repo),
                                      verify=lambda r: None if "up to date" in r.stdout else f"not clean: {r.stdout[-300:]}",
                                      runs=cheap, warmup=1))
+        gitref = self.git_reference_repo()
+        series.append(Series("ref", f"git status ({len(self.files)} files committed)",
+                             cmd=lambda: (["git", "status"], gitref),
+                             verify=lambda r: None if "nothing to commit" in r.stdout else f"not clean: {r.stdout[-300:]}",
+                             runs=cheap, warmup=1))
+        measure(series)
+        return series
+
+    def row_hook_pre_commit(self) -> list[Series]:
+        """What every commit pays for the hook on an unchanged tree, against `git status`."""
+        cheap = self.args.cheap_runs
+        repo = self.fixture("git-ml")
+        series = [Series("git-ml", "git ml hook pre-commit",
+                         cmd=lambda: ([self.gitml, "hook", "pre-commit"], repo),
+                         runs=cheap, warmup=1)]
         gitref = self.git_reference_repo()
         series.append(Series("ref", f"git status ({len(self.files)} files committed)",
                              cmd=lambda: (["git", "status"], gitref),

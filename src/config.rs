@@ -84,11 +84,83 @@ struct CacheLayer {
     link: Option<Vec<LinkMode>>,
 }
 
-/// Sections owned by later features; accepted in `gitml.toml` and kept raw.
-const PROJECT_SECTIONS: &[&str] = &[
-    "remotes", "metrics", "params", "stages", "gates", "models", "registry", "report", "ci",
-    "hooks", "plots",
-];
+/// `gitml.toml` as a whole, for checking: the settings layer, and the sections the features read
+/// from the raw table (accepted here so that an unknown section is an error that lists them all,
+/// with the line and column of the mistake).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct ProjectFile {
+    #[serde(default)]
+    core: CoreLayer,
+    #[serde(default)]
+    cache: CacheLayer,
+    #[serde(default)]
+    gc: GcLayer,
+    remotes: Option<serde::de::IgnoredAny>,
+    metrics: Option<serde::de::IgnoredAny>,
+    params: Option<serde::de::IgnoredAny>,
+    stages: Option<serde::de::IgnoredAny>,
+    plots: Option<serde::de::IgnoredAny>,
+    gates: Option<serde::de::IgnoredAny>,
+    models: Option<serde::de::IgnoredAny>,
+    registry: Option<serde::de::IgnoredAny>,
+    report: Option<serde::de::IgnoredAny>,
+    data: Option<serde::de::IgnoredAny>,
+    ci: Option<serde::de::IgnoredAny>,
+    hooks: Option<serde::de::IgnoredAny>,
+}
+
+/// The machine-local `config.toml`: the settings layer and remotes (which may hold credentials).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)]
+struct LocalFile {
+    #[serde(default)]
+    core: CoreLayer,
+    #[serde(default)]
+    cache: CacheLayer,
+    #[serde(default)]
+    gc: GcLayer,
+    remotes: Option<serde::de::IgnoredAny>,
+}
+
+/// A TOML error as one line: `line L, column C: message`, never the offending text itself (a
+/// hostile or binary file may have a 600 KB line).
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let mut message = e.message().trim().replace('\n', " ");
+    if message.len() > 300 {
+        let mut cut = 300;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str("...");
+    }
+    match e.span() {
+        Some(span) => {
+            let before = &text.as_bytes()[..span.start.min(text.len())];
+            let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+            let col = before.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+            // Name the key when the line is `key = value` (the message alone often does not).
+            let start = span.start.min(text.len()) + 1 - col;
+            let key = text[start..]
+                .lines()
+                .next()
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim())
+                .filter(|k| !k.is_empty() && k.len() <= 60 && !k.starts_with('['));
+            match key {
+                Some(k) => format!(
+                    "line {line}, column {col}: `{}`: {message}",
+                    crate::text::escape_control(k)
+                ),
+                None => format!("line {line}, column {col}: {message}"),
+            }
+        }
+        None => message,
+    }
+}
 
 /// Keys settable from the environment and `-c`, with their variable names.
 pub const SCALAR_KEYS: &[(&str, &str)] = &[
@@ -121,28 +193,30 @@ pub struct Config {
     pub project: toml::Table,
     /// The `[remotes]` section of the machine-local config (it may hold credentials).
     pub local_remotes: toml::Table,
+    /// Settings that were read but not applied, and why (the CLI prints them as warnings).
+    pub warnings: Vec<String>,
 }
 
 impl Config {
     /// Load every layer for the repository at `root` with git-ml dir `gitml_dir`.
     pub fn load(root: &Path, gitml_dir: &Path, overrides: &[String]) -> Result<Config> {
         let project_path = root.join(PROJECT_FILE);
-        let (project_layer, project) = match std::fs::read_to_string(&project_path) {
-            Ok(text) => parse_file(&text, PROJECT_FILE, true)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
-            Err(e) => return Err(fs_err::File::open(&project_path).err().unwrap_or(e).into()),
+        let (project_layer, project) = match read_text(&project_path, PROJECT_FILE)? {
+            Some(text) => parse_file(&text, PROJECT_FILE, true)?,
+            None => Default::default(),
         };
         let local_path = gitml_dir.join(LOCAL_FILE);
-        let (local_layer, local_remotes) = match std::fs::read_to_string(&local_path) {
-            Ok(text) => {
-                let (layer, mut raw) = parse_file(&text, &local_path.display().to_string(), false)?;
+        let local_name = local_path.display().to_string();
+        let (local_layer, local_remotes) = match read_text(&local_path, &local_name)? {
+            Some(text) => {
+                let (layer, mut raw) = parse_file(&text, &local_name, false)?;
                 let remotes = match raw.remove("remotes") {
                     Some(toml::Value::Table(t)) => t,
                     _ => toml::Table::new(),
                 };
                 (layer, remotes)
             }
-            Err(_) => Default::default(),
+            None => Default::default(),
         };
         let mut env_layer = Layer::default();
         for (key, var) in SCALAR_KEYS {
@@ -163,6 +237,21 @@ impl Config {
                 message: "expected `key=value`".into(),
             })?;
             set_key(&mut cli_layer, key.trim(), value.trim(), "`-c`")?;
+        }
+        let mut warnings = Vec::new();
+        let mut project_layer = project_layer;
+        // A cloned repository must not decide where git-ml writes (and sweeps) on this machine:
+        // the committed file may only place the cache inside the repository.
+        if let Some(dir) = project_layer.cache.dir.take() {
+            let common = gitml_dir.parent().unwrap_or(gitml_dir);
+            if is_inside(&root.join(&dir), &[root, common]) {
+                project_layer.cache.dir = Some(dir);
+            } else {
+                warnings.push(format!(
+                    "`{PROJECT_FILE}` sets `cache.dir = \"{}\"`, outside the repository; ignored (a cloned repository may not choose where git-ml writes on this machine): set it in `.git/gitml/config.toml`, `GITML_CACHE_DIR` or `-c cache.dir=...` to use it",
+                    dir.display()
+                ));
+            }
         }
         // Highest precedence first.
         let layers = [&cli_layer, &env_layer, &local_layer, &project_layer];
@@ -210,7 +299,69 @@ impl Config {
             gc_grace,
             project,
             local_remotes,
+            warnings,
         })
+    }
+}
+
+/// Whether `path` (absolute) lies inside one of `roots`, judged after resolving `..` and the
+/// symlinks of its longest existing ancestor, so neither `../x` nor a link can lead out.
+fn is_inside(path: &Path, roots: &[&Path]) -> bool {
+    let mut normal = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => normal.push(other),
+        }
+    }
+    let mut existing = normal.as_path();
+    let mut rest = Vec::new();
+    let resolved = loop {
+        match std::fs::canonicalize(existing) {
+            Ok(p) => break rest.iter().rev().fold(p, |acc: PathBuf, c| acc.join(c)),
+            Err(_) => match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_os_string());
+                    existing = parent;
+                }
+                _ => break normal.clone(),
+            },
+        }
+    };
+    roots.iter().any(|r| {
+        let r = std::fs::canonicalize(r).unwrap_or_else(|_| r.to_path_buf());
+        resolved.starts_with(&r)
+    })
+}
+
+/// Check the text of a `gitml.toml` (staged, say) the way loading it would: the settings, the
+/// stages, gates, declared files and hooks settings.
+pub fn check_project_text(text: &str) -> Result<()> {
+    let (_, project) = parse_file(text, PROJECT_FILE, true)?;
+    crate::pipeline::stages(&project, text)?;
+    crate::gate::gates(&project)?;
+    crate::record::capture::Declared::from_project(&project)?;
+    crate::hooks::Settings::from_project(&project)?;
+    Ok(())
+}
+
+/// A config file's text; `None` if it does not exist. Not UTF-8 is an error naming it.
+fn read_text(path: &Path, name: &str) -> Result<Option<String>> {
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| Error::Config {
+                file: name.to_string(),
+                message: format!(
+                    "not valid UTF-8 (at byte {}); TOML files are UTF-8 text",
+                    e.utf8_error().valid_up_to()
+                ),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(fs_err::File::open(path).err().unwrap_or(e).into()),
     }
 }
 
@@ -219,21 +370,23 @@ fn parse_file(text: &str, name: &str, project: bool) -> Result<(Layer, toml::Tab
         file: name.to_string(),
         message,
     };
-    let mut table: toml::Table =
-        toml::from_str(text).map_err(|e| err(e.to_string().trim().into()))?;
-    let raw = table.clone();
-    if project {
-        for section in PROJECT_SECTIONS {
-            table.remove(*section);
+    let raw: toml::Table = toml::from_str(text).map_err(|e| err(toml_error(text, &e)))?;
+    // Deserialised from the text, not the table, so a wrong type has its line and column.
+    let layer = if project {
+        let f: ProjectFile = toml::from_str(text).map_err(|e| err(toml_error(text, &e)))?;
+        Layer {
+            core: f.core,
+            cache: f.cache,
+            gc: f.gc,
         }
-    }
-    if !project {
-        // Read by the remote layer, which allows credentials only here.
-        table.remove("remotes");
-    }
-    let layer: Layer = table
-        .try_into()
-        .map_err(|e: toml::de::Error| err(e.to_string().trim().into()))?;
+    } else {
+        let f: LocalFile = toml::from_str(text).map_err(|e| err(toml_error(text, &e)))?;
+        Layer {
+            core: f.core,
+            cache: f.cache,
+            gc: f.gc,
+        }
+    };
     Ok((layer, raw))
 }
 

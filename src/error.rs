@@ -86,6 +86,9 @@ pub enum Error {
     #[error("{file}: {message}")]
     Config { file: String, message: String },
 
+    #[error("{file}: {message}")]
+    Metrics { file: String, message: String },
+
     #[error("invalid value for `{key}` ({origin}): {message}")]
     ConfigValue {
         key: String,
@@ -102,6 +105,11 @@ pub enum Error {
     #[error("`{path}` contains `{inner}`, which git-ml already tracks")]
     ContainsTracked { path: String, inner: String },
 
+    #[error(
+        "`{outer}` and `{inner}` conflict: the data of one would lie inside the other's, so neither can be checked out"
+    )]
+    ConflictingPointers { outer: String, inner: String },
+
     #[error("`{0}` ends in `.gitml`; that name is reserved for pointer files")]
     ReservedName(String),
 
@@ -111,7 +119,15 @@ pub enum Error {
     #[error("cache object {oid} is corrupt: its content hashes to {actual}")]
     CorruptObject { oid: Oid, actual: Oid },
 
-    #[error("{count} file(s) have local changes that are not in the cache and would be lost: {}", .paths.join(", "))]
+    #[error("the cached content of `{path}` is corrupt (object {oid} hashes to {actual}); {}", if *.quarantined { "it was moved to the cache's quarantine and not written" } else { "it was not written" })]
+    CorruptInCache {
+        path: String,
+        oid: Oid,
+        actual: Oid,
+        quarantined: bool,
+    },
+
+    #[error("{} local changes that are not in the cache and would be lost: {}", crate::text::plural(*.count as u64, "file has", "files have"), .paths.join(", "))]
     WouldLoseChanges { count: usize, paths: Vec<String> },
 
     #[error("`{path}` changed while it was being read; try again once it is no longer written to")]
@@ -131,6 +147,11 @@ pub enum Error {
 
     #[error("no remote is configured")]
     NoRemote,
+
+    #[error(
+        "no data remote is configured, so the data of {0} was not {1} (run records and registry tags were)"
+    )]
+    NoDataRemote(String, &'static str),
 
     #[error("{count} remotes are configured and none is the default")]
     NoDefaultRemote { count: usize },
@@ -158,10 +179,8 @@ pub enum Error {
     #[error("{failed} of {total} object transfers failed")]
     TransferFailed { failed: usize, total: usize },
 
-    #[error(
-        "{count} tracked file(s) differ from the commit, so a run would not describe it: {paths}"
-    )]
-    Dirty { count: usize, paths: String },
+    #[error("gc cannot tell what {count} kept director{} need{}, because their manifests are neither in the cache nor on the remote (never pushed?): {}; nothing was removed", if *.count == 1 { "y" } else { "ies" }, if *.count == 1 { "s" } else { "" }, .dirs.join("; "))]
+    GcUnreadable { count: usize, dirs: Vec<String> },
 
     #[error("{0}")]
     Other(String),
@@ -209,17 +228,35 @@ impl Error {
                 "run `git ml verify` to find damaged cache objects; fetch them again from a remote"
                     .into()
             }
-            Error::NotTracked(p) => format!("track it first with `git ml add {p}`"),
+            Error::ConflictingPointers { outer, inner } => format!(
+                "keep one: `git rm {}` or `git rm {}`, then commit",
+                crate::text::shell_path(outer),
+                crate::text::shell_path(inner)
+            ),
+            Error::NotTracked(p) => format!(
+                "track it first with `git ml add {}`",
+                crate::text::shell_path(p)
+            ),
             Error::InsideTracked { parent, .. } => {
-                format!("re-add the whole directory with `git ml add {parent}`")
+                format!(
+                    "re-add the whole directory with `git ml add {}`",
+                    crate::text::shell_path(parent)
+                )
             }
             Error::ContainsTracked { inner, .. } => {
-                format!("stop tracking the inner path first with `git ml rm {inner}`")
+                format!(
+                    "stop tracking the inner path first with `git ml rm {}`",
+                    crate::text::shell_path(inner)
+                )
             }
             Error::ObjectMissing { .. } => {
                 "the data was never added on this machine; fetch it from a remote (`git ml pull`)"
                     .into()
             }
+            Error::CorruptInCache { path, .. } => format!(
+                "fetch a good copy with `git ml pull {}` (or add the data again from its source); `git ml verify` checks the rest of the cache",
+                crate::text::shell_path(path)
+            ),
             Error::CorruptObject { .. } => {
                 "run `git ml verify` to list every damaged object; re-add the data or fetch it again"
                     .into()
@@ -231,15 +268,14 @@ impl Error {
                 "if that process is gone, the lock frees itself; raise `core.lock_timeout` to wait longer"
                     .into()
             }
-            Error::Dirty { .. } => {
-                "commit them first, or pass `--allow-dirty` (the run is then marked dirty)".into()
-            }
             Error::UnknownRevision(_) => "name a branch, tag or commit (`git log --oneline`)".into(),
             Error::UnknownRemote { known, .. } if known.is_empty() => {
                 "add one with `git ml remote add NAME URL`".into()
             }
             Error::UnknownRemote { known, .. } => format!("known remotes: {}", known.join(", ")),
-            Error::NoRemote => "add one with `git ml remote add NAME URL`".into(),
+            Error::NoRemote | Error::NoDataRemote(..) => {
+                "add one with `git ml remote add NAME URL`".into()
+            }
             Error::NoDefaultRemote { .. } => {
                 "pass `-r NAME`, or choose a default with `git ml remote default NAME`".into()
             }
@@ -260,6 +296,12 @@ impl Error {
             }
             Error::TransferFailed { .. } => {
                 "run the command again: objects already transferred are not sent twice".into()
+            }
+            Error::Metrics { .. } => {
+                "metrics and params files are JSON, YAML or TOML tables of names and values; see docs/formats.md (run records)".into()
+            }
+            Error::GcUnreadable { .. } => {
+                "push that data from a machine that has it (`git ml push --all-branches`), or pass `--skip-unreadable` to collect the rest (objects younger than `gc.grace` are kept anyway)".into()
             }
             Error::Config { .. } | Error::ConfigValue { .. } => {
                 "see docs/configuration.md for the keys and their types".into()
@@ -283,9 +325,31 @@ pub fn register_secret(secret: &str) {
     }
 }
 
-/// `text` with every registered secret replaced by `***`.
+/// Where `url` (or any text) carries credentials in a URL's user-info part
+/// (`https://user:token@host/...`): the byte ranges of each user-info.
+pub fn userinfo_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut from = 0;
+    while let Some(i) = text[from..].find("://") {
+        let start = from + i + 3;
+        let rest = &text[start..];
+        let end = rest
+            .find(|c: char| c == '/' || c.is_whitespace() || "`\"'()<>?#".contains(c))
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            ranges.push(start..start + at);
+        }
+        from = start;
+    }
+    ranges
+}
+
+/// `text` with every registered secret, and every URL user-info, replaced by `***`.
 pub fn redact(text: &str) -> String {
     let mut out = text.to_string();
+    for r in userinfo_ranges(text).into_iter().rev() {
+        out.replace_range(r, "***");
+    }
     if let Ok(secrets) = SECRETS.read() {
         for s in secrets.iter() {
             if out.contains(s.as_str()) {
@@ -294,4 +358,19 @@ pub fn redact(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_credentials_are_redacted() {
+        assert_eq!(
+            redact("GET https://u:p4ss@host/x failed; see `http://tok@h2:80`"),
+            "GET https://***@host/x failed; see `http://***@h2:80`"
+        );
+        assert_eq!(redact("s3://bucket/a@b.csv"), "s3://bucket/a@b.csv");
+        assert!(userinfo_ranges("https://host/x").is_empty());
+    }
 }

@@ -26,11 +26,18 @@ pub(crate) fn git(root: &Path) -> Command {
 
 /// Run git, returning stdout; a failure carries git's own message.
 pub(crate) fn run(root: &Path, args: &[&str]) -> Result<Vec<u8>> {
+    let started = std::time::Instant::now();
     let out = git(root)
         .args(args)
         .stderr(Stdio::piped())
         .output()
         .map_err(|e| Error::Other(format!("could not run `git`: {e}")))?;
+    tracing::debug!(
+        "git {} ({:.1} ms, exit {})",
+        args.join(" "),
+        started.elapsed().as_secs_f64() * 1e3,
+        out.status.code().unwrap_or(-1)
+    );
     if !out.status.success() {
         return Err(Error::Git {
             command: format!("git {}", args.join(" ")),
@@ -85,6 +92,139 @@ pub fn ref_tips(root: &Path, prefixes: &[&str]) -> Result<Vec<String>> {
         }
     }
     Ok(tips)
+}
+
+/// The tip commit of every ref (`refs/*`: branches, remote-tracking branches, tags, stash, and
+/// any the user or a tool made), except the notes refs, whose trees hold notes, not pointers.
+pub fn all_ref_tips(root: &Path) -> Result<Vec<String>> {
+    let mut tips = ref_tips(root, &[])?;
+    let notes = ref_tips(root, &["refs/notes"])?;
+    tips.retain(|t| !notes.contains(t));
+    Ok(tips)
+}
+
+/// Every stash entry (not only the newest), with the index and untracked-files commits a stash
+/// entry keeps as its second and third parents.
+pub fn stash_commits(root: &Path) -> Result<Vec<String>> {
+    let out = match run(root, &["log", "-g", "--format=%H %P", "refs/stash", "--"]) {
+        Ok(o) => o,
+        // No stash: git says the ref does not exist.
+        Err(Error::Git { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(String::from_utf8_lossy(&out)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect())
+}
+
+/// Commits that any reflog entry (of every ref and of `HEAD`) written in the last
+/// `secs` seconds points to: what a user can still get back with `git reset ref@{N}`.
+pub fn recent_reflog_commits(root: &Path, secs: u64) -> Result<Vec<String>> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let since = now.saturating_sub(secs);
+    let out = match run(
+        root,
+        &["log", "-g", "--all", "--date=unix", "--format=%H %gd"],
+    ) {
+        Ok(o) => o,
+        Err(Error::Git { .. }) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut commits = Vec::new();
+    for line in String::from_utf8_lossy(&out).lines() {
+        let Some((commit, selector)) = line.split_once(' ') else {
+            continue;
+        };
+        // `ref@{1796302363}`: the entry's time.
+        let when = selector
+            .rsplit_once("@{")
+            .and_then(|(_, t)| t.trim_end_matches('}').parse::<u64>().ok());
+        if when.is_none_or(|t| t >= since) {
+            commits.push(commit.to_string());
+        }
+    }
+    commits.sort();
+    commits.dedup();
+    Ok(commits)
+}
+
+/// `HEAD` and the pseudo-refs an operation in progress or just done leaves (`ORIG_HEAD`,
+/// `MERGE_HEAD`, ...), as commits.
+pub fn special_heads(root: &Path) -> Vec<String> {
+    [
+        "HEAD",
+        "ORIG_HEAD",
+        "MERGE_HEAD",
+        "CHERRY_PICK_HEAD",
+        "REVERT_HEAD",
+        "REBASE_HEAD",
+        "AUTO_MERGE",
+    ]
+    .iter()
+    .filter_map(|h| resolve_commit(root, h).ok())
+    .collect()
+}
+
+/// Pointer files staged in the index (they may differ from both HEAD and the work tree).
+pub fn staged_pointers(root: &Path) -> Result<Vec<CommittedPointer>> {
+    let out = run(root, &["ls-files", "-s", "-z"])?;
+    let mut blobs = Vec::new();
+    for rec in out.split(|&b| b == 0) {
+        let rec = String::from_utf8_lossy(rec);
+        // `<mode> <blob> <stage>\t<path>`
+        let Some((meta, path)) = rec.split_once('\t') else {
+            continue;
+        };
+        let Some(data) = pointer::data_path(path) else {
+            continue;
+        };
+        if let Some(blob) = meta.split(' ').nth(1) {
+            blobs.push((data.to_string(), path.to_string(), blob.to_string()));
+        }
+    }
+    let names: Vec<String> = blobs.iter().map(|b| b.2.clone()).collect();
+    let contents = cat_batch(root, &names)?;
+    let mut out = Vec::new();
+    for (data, path, blob) in blobs {
+        if let Some(bytes) = contents.get(&blob) {
+            let origin = format!("{path} (staged)");
+            out.push(CommittedPointer {
+                path: data,
+                pointer: Pointer::parse(&String::from_utf8_lossy(bytes), &origin)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every linked worktree other than the one at `root`: (work tree path, HEAD commit).
+pub fn other_worktrees(root: &Path) -> Result<Vec<(std::path::PathBuf, Option<String>)>> {
+    let out = run(root, &["worktree", "list", "--porcelain"])?;
+    let mut found = Vec::new();
+    let mut current: Option<(std::path::PathBuf, Option<String>)> = None;
+    for line in String::from_utf8_lossy(&out)
+        .lines()
+        .chain(std::iter::once(""))
+    {
+        if let Some(p) = line.strip_prefix("worktree ") {
+            current = Some((std::path::PathBuf::from(p), None));
+        } else if let Some(h) = line.strip_prefix("HEAD ") {
+            if let Some(c) = current.as_mut() {
+                c.1 = Some(h.to_string());
+            }
+        } else if line.is_empty()
+            && let Some(c) = current.take()
+        {
+            let same = std::fs::canonicalize(&c.0).is_ok_and(|p| p == root);
+            if !same && !c.0.as_os_str().is_empty() {
+                found.push(c);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The last `n` commits reachable from each of `tips` (first-parent and merged history alike).

@@ -18,6 +18,44 @@ pub struct InitReport {
     pub created: Vec<String>,
 }
 
+/// The per-clone git settings git-ml needs (`notes.rewriteRef`, the merge driver): git config is
+/// not cloned, so a fresh clone of a git-ml repository gets them from the first git-ml command.
+/// Cheap when they are there (the config file is read, no git process runs); never an error
+/// (a read-only repository just goes without).
+pub fn ensure_clone_config(repo: &Repo) -> Vec<String> {
+    let text = std::fs::read_to_string(repo.common_dir.join("config")).unwrap_or_default();
+    let has_rewrite = text
+        .lines()
+        .any(|l| l.trim().replace(' ', "") == format!("rewriteRef={NOTES_REF}"));
+    let has_driver = text.contains("[merge \"gitml\"]") && text.contains("git-ml merge-driver");
+    if has_rewrite && has_driver {
+        return Vec::new();
+    }
+    let mut created = Vec::new();
+    let _ = git_settings(repo, &mut created);
+    created
+}
+
+fn git_settings(repo: &Repo, created: &mut Vec<String>) -> Result<()> {
+    // Run records (git notes) follow their commits through `commit --amend` and rebase.
+    let existing = git_config(repo, &["--get-all", "notes.rewriteRef"])?;
+    if !existing.lines().any(|l| l.trim() == NOTES_REF) {
+        git_config(repo, &["--add", "notes.rewriteRef", NOTES_REF])?;
+        created.push(format!("git config `notes.rewriteRef = {NOTES_REF}`"));
+    }
+    // The merge driver for gitml.lock and pointer files (docs/cli.md, merge-driver).
+    let driver = "git-ml merge-driver %O %A %B %P";
+    if git_config(repo, &["--get-all", "merge.gitml.driver"])?.trim() != driver {
+        git_config(
+            repo,
+            &["merge.gitml.name", "git-ml: gitml.lock and pointer files"],
+        )?;
+        git_config(repo, &["merge.gitml.driver", driver])?;
+        created.push("git config `merge.gitml.driver`".into());
+    }
+    Ok(())
+}
+
 pub fn init(repo: &Repo, cache_dir: &std::path::Path) -> Result<InitReport> {
     let mut created = Vec::new();
     let project = repo.root.join(PROJECT_FILE);
@@ -35,22 +73,7 @@ pub fn init(repo: &Repo, cache_dir: &std::path::Path) -> Result<InitReport> {
     if gitignore::ensure_line(&repo.root.join(".gitignore"), ".*.gitml-tmp.*")? {
         created.push("`.gitignore` entry for git-ml temporary files".into());
     }
-    // Run records (git notes) follow their commits through `commit --amend` and rebase.
-    let existing = git_config(repo, &["--get-all", "notes.rewriteRef"])?;
-    if !existing.lines().any(|l| l.trim() == NOTES_REF) {
-        git_config(repo, &["--add", "notes.rewriteRef", NOTES_REF])?;
-        created.push(format!("git config `notes.rewriteRef = {NOTES_REF}`"));
-    }
-    // The merge driver for gitml.lock and pointer files (docs/cli.md, merge-driver).
-    let driver = "git-ml merge-driver %O %A %B %P";
-    if git_config(repo, &["--get-all", "merge.gitml.driver"])?.trim() != driver {
-        git_config(
-            repo,
-            &["merge.gitml.name", "git-ml: gitml.lock and pointer files"],
-        )?;
-        git_config(repo, &["merge.gitml.driver", driver])?;
-        created.push("git config `merge.gitml.driver`".into());
-    }
+    git_settings(repo, &mut created)?;
     let attributes = repo.root.join(".gitattributes");
     let mut added_attr = false;
     for line in ["gitml.lock merge=gitml", "*.gitml merge=gitml"] {

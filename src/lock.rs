@@ -25,7 +25,19 @@ impl RepoLock {
         timeout: Duration,
         on_wait: &dyn Fn(&str),
     ) -> Result<RepoLock> {
-        let path = gitml_dir.join("lock");
+        Self::acquire_named(gitml_dir, "lock", timeout, on_wait)
+    }
+
+    /// The same for another lock file in the git-ml dir: `run.lock` keeps two pipeline runs of
+    /// one repository from writing the same outputs and `gitml.lock` at once (a separate file,
+    /// because a run takes the repository lock itself, stage by stage, to store outputs).
+    pub fn acquire_named(
+        gitml_dir: &Path,
+        name: &str,
+        timeout: Duration,
+        on_wait: &dyn Fn(&str),
+    ) -> Result<RepoLock> {
+        let path = gitml_dir.join(name);
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -32,7 +32,18 @@ impl Workspace {
     pub fn open(cwd: &Path, overrides: &[String]) -> Result<Workspace> {
         let repo = Repo::discover(cwd)?;
         let config = Config::load(&repo.root, &repo.gitml_dir(), overrides)?;
+        if repo.root.join(PROJECT_FILE).is_file() {
+            for c in crate::init::ensure_clone_config(&repo) {
+                tracing::info!("set up this clone: {c}");
+            }
+        }
         let cache = Cache::new(config.cache_dir.clone());
+        tracing::info!(
+            "repository `{}`, cache `{}`, {} jobs",
+            repo.root.display(),
+            config.cache_dir.display(),
+            config.jobs
+        );
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(config.jobs)
             .build_global();
@@ -91,42 +102,7 @@ impl Workspace {
     /// Every tracked path in the work tree, sorted. Walks the tree honouring `.gitignore`, so the
     /// (ignored) data directories themselves are never entered.
     pub fn find_tracked(&self) -> Result<Vec<Tracked>> {
-        let mut out = Vec::new();
-        let walker = ignore::WalkBuilder::new(&self.repo.root)
-            .hidden(false)
-            .parents(false)
-            .ignore(false)
-            .git_ignore(true)
-            .git_exclude(true)
-            .git_global(true)
-            .require_git(false)
-            .follow_links(false)
-            .filter_entry(|e| e.file_name() != ".git")
-            .build();
-        for entry in walker {
-            let entry = entry.map_err(|e| Error::Other(format!("walking the work tree: {e}")))?;
-            if !entry.file_type().is_some_and(|t| t.is_file()) {
-                continue;
-            }
-            let Some(name) = entry.file_name().to_str() else {
-                continue;
-            };
-            if !name.ends_with(pointer::SUFFIX) || name.contains(crate::fsutil::TMP_MARKER) {
-                continue;
-            }
-            let Ok(rel) = entry.path().strip_prefix(&self.repo.root) else {
-                continue;
-            };
-            let Some(rel) = rel.to_str() else { continue };
-            if let Some(data) = pointer::data_path(rel) {
-                out.push(Tracked {
-                    path: data.to_string(),
-                    pointer: rel.to_string(),
-                });
-            }
-        }
-        out.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(out)
+        find_tracked_in(&self.repo.root)
     }
 
     /// Resolve user arguments (data paths or pointer paths) to tracked paths; no arguments means
@@ -158,9 +134,25 @@ impl Workspace {
         Ok(out)
     }
 
+    /// Read and parse a pointer; a file pointer whose `size` disagrees with the object the cache
+    /// holds for it is an error (a hand-edited or hostile pointer must not be shown, or checked
+    /// out, as something it is not).
     pub fn read_pointer(&self, t: &Tracked) -> Result<Pointer> {
         let text = fs_err::read_to_string(self.abs(&t.pointer))?;
-        Pointer::parse(&text, &t.pointer)
+        let p = Pointer::parse(&text, &t.pointer)?;
+        if p.kind == pointer::Kind::File
+            && let Ok(meta) = std::fs::metadata(self.cache.object_path(&p.oid))
+            && meta.len() != p.size
+        {
+            return Err(pointer::size_mismatch(
+                &t.pointer,
+                &text,
+                "size",
+                p.size,
+                meta.len(),
+            ));
+        }
+        Ok(p)
     }
 
     /// Refuse a tracked path whose location on disk leads out of the work tree through a
@@ -182,4 +174,71 @@ impl Workspace {
         }
         Ok(())
     }
+}
+
+/// Every tracked path in the work tree at `root` (this one, or another linked worktree), sorted.
+/// Walks the tree honouring `.gitignore`, so the (ignored) data directories themselves are never
+/// entered.
+pub fn find_tracked_in(root: &Path) -> Result<Vec<Tracked>> {
+    let mut out = Vec::new();
+    let walker = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .parents(false)
+        .ignore(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        .git_global(true)
+        .require_git(false)
+        .follow_links(false)
+        .filter_entry(|e| e.file_name() != ".git")
+        .build();
+    for entry in walker {
+        let entry = entry.map_err(|e| Error::Other(format!("walking the work tree: {e}")))?;
+        if !entry.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let Some(name) = entry.file_name().to_str() else {
+            continue;
+        };
+        if !name.ends_with(pointer::SUFFIX) || name.contains(crate::fsutil::TMP_MARKER) {
+            continue;
+        }
+        let Ok(rel) = entry.path().strip_prefix(root) else {
+            continue;
+        };
+        let Some(rel) = rel.to_str() else { continue };
+        if let Some(data) = pointer::data_path(rel) {
+            out.push(Tracked {
+                path: data.to_string(),
+                pointer: rel.to_string(),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    check_nesting(&out)?;
+    Ok(out)
+}
+
+/// Refuse pointers of which one would be inside the other's data (`q.gitml` and `q/r.gitml`):
+/// materialising either would delete or overwrite the other, and with it a file git tracks.
+/// `tracked` is sorted by path, so an enclosing path comes right before what it encloses (or
+/// before other paths sharing its prefix, which the scan passes over).
+pub fn check_nesting(tracked: &[Tracked]) -> Result<()> {
+    let mut open: Vec<&Tracked> = Vec::new();
+    for t in tracked {
+        while let Some(outer) = open.last() {
+            if t.path.starts_with(&format!("{}/", outer.path)) {
+                return Err(Error::ConflictingPointers {
+                    outer: outer.pointer.clone(),
+                    inner: t.pointer.clone(),
+                });
+            }
+            if t.path.starts_with(&outer.path) {
+                break;
+            }
+            open.pop();
+        }
+        open.push(t);
+    }
+    Ok(())
 }

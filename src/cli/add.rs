@@ -28,7 +28,10 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> gitml::Result<Outcome> {
         output::json(&report)?;
         return Ok(Outcome::Ok);
     }
-    for a in &report.added {
+    for w in &report.warnings {
+        eprintln!("warning: {}", output::shown(w));
+    }
+    for a in report.added.iter().filter(|_| !ctx.quiet) {
         let what = match a.kind {
             gitml::data::pointer::Kind::File => output::size(a.size),
             gitml::data::pointer::Kind::Dir => {
@@ -40,12 +43,13 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> gitml::Result<Outcome> {
             }
         };
         let verb = if a.changed { "added" } else { "unchanged" };
-        println!("{verb} `{}` ({what}) -> `{}`", a.path, a.pointer);
+        println!(
+            "{verb} `{}` ({what}) -> `{}`",
+            output::shown(&a.path),
+            output::shown(&a.pointer)
+        );
     }
     if !ctx.quiet {
-        for w in &report.warnings {
-            eprintln!("warning: {w}");
-        }
         eprintln!(
             "hashed {} ({})",
             output::plural(report.hashed_files, "file", "files"),
@@ -64,8 +68,12 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> gitml::Result<Outcome> {
         }
         if !to_stage.is_empty() {
             eprintln!(
-                "hint: record it in git with `git add {}`",
-                to_stage.join(" ")
+                "hint: record it in git with `git add -- {}`",
+                to_stage
+                    .iter()
+                    .map(|p| output::shown(&gitml::text::shell_quote(p)).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
         }
     }

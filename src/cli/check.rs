@@ -146,7 +146,7 @@ pub fn render(r: &CheckReport, md: bool) -> String {
         t.load_preset(comfy_table::presets::NOTHING);
         t.set_header(header);
         for row in rows {
-            t.add_row(row);
+            t.add_row(row.iter().map(|c| super::output::shown(c).into_owned()));
         }
         format!(
             "gates: {verdict} ({} against {})\n{t}\n",

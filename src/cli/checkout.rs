@@ -61,11 +61,11 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs) -> gitml::Result<Outcome> {
         output::json(&report)?;
         return Ok(Outcome::Ok);
     }
-    for p in &report.paths {
+    for p in report.paths.iter().filter(|_| !ctx.quiet) {
         if p.action != "up-to-date" {
             println!(
                 "updated `{}` ({} written, {} removed)",
-                p.path,
+                output::shown(&p.path),
                 output::plural(p.written, "file", "files"),
                 p.removed
             );

@@ -133,7 +133,12 @@ impl Render {
             for r in rows {
                 t.add_row(r);
             }
-            format!("{t}\n")
+            let lines: Vec<String> = t
+                .to_string()
+                .lines()
+                .map(|l| super::output::shown(l.trim_end()).into_owned())
+                .collect();
+            format!("{}\n", lines.join("\n"))
         }
     }
 
@@ -141,7 +146,9 @@ impl Render {
     pub fn sections(&self, d: &DiffReport) -> Sections {
         let (old, new) = (Self::label(&d.old), Self::label(&d.new));
         let source = |s: &gitml::record::diff::Side| match s.origin {
-            gitml::record::Origin::Record => format!("{} run record(s)", s.runs),
+            gitml::record::Origin::Record => {
+                output::plural(s.runs as u64, "run record", "run records")
+            }
             gitml::record::Origin::Files => "files in its tree (no run record)".into(),
             gitml::record::Origin::Worktree => "files in the working tree".into(),
             gitml::record::Origin::None => "no metrics".into(),
@@ -308,23 +315,8 @@ fn metrics_empty(d: &DiffReport, all: bool) -> bool {
         && !d.models.iter().any(|m| m.changed)
 }
 
-/// Escape text for a GitHub Markdown table cell: what would end the cell, start formatting, a
-/// link or HTML is backslash-escaped (or, for `<` and `>`, written as entities); newlines become
-/// spaces.
+/// Escape text for a GitHub Markdown table cell (see [`gitml::text::markdown`]: cell and
+/// formatting characters escaped, HTML as entities, `@mentions` defused).
 pub fn md_escape(s: &str) -> String {
-    let mut out = String::new();
-    for ch in s.chars() {
-        match ch {
-            '|' | '\\' | '`' | '*' | '_' | '[' | ']' | '#' | '~' | '!' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
+    gitml::text::markdown(s)
 }

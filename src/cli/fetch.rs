@@ -43,17 +43,29 @@ pub fn run(ctx: &Ctx, args: FetchArgs) -> gitml::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let targets = gitml::remote::transfer::targets(&ws, &args.t.selection())?;
-    let (remote, jobs) = transfer::open(&ws, args.t.remote.as_deref(), args.t.jobs)?;
-    let report =
-        gitml::remote::transfer::fetch(&ws, remote.as_ref(), &targets, jobs, &ctx.progress())?;
-    transfer::finish(
-        &report,
-        "fetched",
-        "from",
-        args.t.json,
-        ctx.quiet,
-        MISSING_HINT,
-    )?;
+    if !args.t.no_notes {
+        transfer::sync_notes(&ws, false, ctx.quiet)?;
+    }
+    match transfer::open_optional(&ws, args.t.remote.as_deref(), args.t.jobs)? {
+        Some((remote, jobs)) => {
+            let report = gitml::remote::transfer::fetch(
+                &ws,
+                remote.as_ref(),
+                &targets,
+                jobs,
+                &ctx.progress(),
+            )?;
+            transfer::finish(
+                &report,
+                "fetched",
+                "from",
+                args.t.json,
+                ctx.quiet,
+                MISSING_HINT,
+            )?;
+        }
+        None => transfer::no_data_remote(targets.len(), "fetched", args.t.json, ctx.quiet)?,
+    }
     Ok(Outcome::Ok)
 }
 

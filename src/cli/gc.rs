@@ -4,8 +4,9 @@ use super::{Ctx, Outcome, output};
 
 /// Remove cache (or remote) objects that no kept pointer needs
 ///
-/// Kept: whatever the work tree, every branch and tag, and the last `gc.keep_commits` (10)
-/// commits of each branch point to, and anything younger than `gc.grace` (24h). A dry run unless
+/// Kept: whatever any work tree, the index, every ref (branches, tags, stash entries), the last
+/// `gc.keep_commits` (10) commits of each, and reflog entries younger than `gc.grace` point to,
+/// and any object younger than `gc.grace` (24h). A dry run unless
 /// `--force`: it prints what would go.
 #[derive(Args)]
 pub struct GcArgs {
@@ -21,6 +22,11 @@ pub struct GcArgs {
     #[arg(short, long, value_name = "N")]
     jobs: Option<usize>,
 
+    /// Go on when a kept directory's manifest cannot be read anywhere (data never pushed):
+    /// objects only it needs may then be removed
+    #[arg(long)]
+    skip_unreadable: bool,
+
     /// Print the result as JSON
     #[arg(long)]
     json: bool,
@@ -32,15 +38,32 @@ pub fn run(ctx: &Ctx, args: GcArgs) -> gitml::Result<Outcome> {
     let report = match &args.remote {
         Some(name) => {
             let (remote, jobs) = super::transfer::open(&ws, Some(name), args.jobs)?;
-            gitml::remote::gc::gc_remote(&ws, remote.as_ref(), args.force, jobs)?
+            gitml::remote::gc::gc_remote(
+                &ws,
+                remote.as_ref(),
+                args.force,
+                jobs,
+                args.skip_unreadable,
+            )?
         }
         None => {
             // Manifests of kept directories that were never fetched here are read from the
             // default remote, when there is one.
             let remote = super::transfer::open(&ws, None, args.jobs).ok();
-            gitml::remote::gc::gc_cache(&ws, args.force, remote.as_ref().map(|r| r.0.as_ref()))?
+            gitml::remote::gc::gc_cache(
+                &ws,
+                args.force,
+                remote.as_ref().map(|r| r.0.as_ref()),
+                args.skip_unreadable,
+            )?
         }
     };
+    for u in &report.unreadable {
+        eprintln!(
+            "warning: skipped {}: objects only it needs may have been removed",
+            output::shown(u)
+        );
+    }
     if args.json {
         output::json(&report)?;
         return Ok(Outcome::Ok);

@@ -15,9 +15,13 @@ pub struct InitArgs {
 pub fn run(ctx: &Ctx, args: InitArgs) -> gitml::Result<Outcome> {
     let repo = gitml::repo::Repo::discover(&ctx.cwd)?;
     let config = gitml::config::Config::load(&repo.root, &repo.gitml_dir(), &ctx.overrides)?;
+    for w in &config.warnings {
+        eprintln!("warning: {}", output::shown(w));
+    }
     let report = gitml::init::init(&repo, &config.cache_dir)?;
     if args.json {
         output::json(&report)?;
+    } else if ctx.quiet {
     } else if report.created.is_empty() {
         println!("git-ml is already initialised in `{}`", report.root);
     } else {
@@ -25,11 +29,9 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> gitml::Result<Outcome> {
         for c in &report.created {
             println!("  created {c}");
         }
-        if !ctx.quiet {
-            eprintln!(
-                "hint: commit `gitml.toml` and `.gitignore`, then track data with `git ml add <path>`"
-            );
-        }
+        eprintln!(
+            "hint: commit `gitml.toml` and `.gitignore`, then track data with `git ml add <path>`"
+        );
     }
     Ok(Outcome::Ok)
 }

@@ -89,7 +89,7 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> gitml::Result<Outcome> {
         );
         table.add_row(row);
     }
-    println!("{table}");
+    output::print_table(&table);
     if !report.metrics.is_empty() && !report.entries.is_empty() {
         println!();
         let width = report.metrics.iter().map(|m| m.len()).max().unwrap_or(0);

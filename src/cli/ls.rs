@@ -55,9 +55,7 @@ pub fn run(ctx: &Ctx, args: LsArgs) -> gitml::Result<Outcome> {
         ]);
     }
     if !listed.is_empty() {
-        for line in table.to_string().lines() {
-            println!("{}", line.trim_end());
-        }
+        output::print_table(&table);
     } else if !ctx.quiet {
         eprintln!("nothing tracked yet; track data with `git ml add <path>`");
     }

@@ -41,7 +41,15 @@ pub fn run(ctx: &Ctx, args: MergeDriverArgs) -> gitml::Result<Outcome> {
         Merged::Conflict => {
             eprintln!(
                 "git-ml: conflict in `{}`: see the markers and the hint in the file",
-                args.path
+                super::output::shown(&args.path)
+            );
+            Outcome::Found
+        }
+        Merged::Binary => {
+            eprintln!(
+                "git-ml: conflict in `{}`: one side is not text, so it cannot be merged; our version was kept as it was: pick a side with `git checkout --ours -- {p}` or `git checkout --theirs -- {p}`",
+                super::output::shown(&args.path),
+                p = super::output::shown(&gitml::text::shell_path(&args.path)),
             );
             Outcome::Found
         }

@@ -13,14 +13,17 @@ mod dag;
 mod diff;
 mod fetch;
 mod gc;
+mod hook;
 mod import;
 mod init;
+mod install_hooks;
 mod log;
 mod ls;
 mod man;
 mod merge_driver;
 mod model;
 mod output;
+mod plots;
 mod pull;
 mod push;
 mod record;
@@ -69,7 +72,8 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
 
-    /// No progress bars or informational messages
+    /// Only results, warnings and errors: no progress, no per-path lines of commands that change
+    /// things, no hints
     #[arg(short, long, global = true)]
     quiet: bool,
 
@@ -100,8 +104,12 @@ enum Command {
     Check(check::CheckArgs),
     Model(model::ModelArgs),
     Report(report::ReportArgs),
+    Plots(plots::PlotsArgs),
     Dag(dag::DagArgs),
     MergeDriver(merge_driver::MergeDriverArgs),
+    Hook(hook::HookArgs),
+    InstallHooks(install_hooks::InstallHooksArgs),
+    UninstallHooks(install_hooks::UninstallHooksArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
 }
@@ -122,7 +130,11 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn workspace(&self) -> gitml::Result<Workspace> {
-        Workspace::open(&self.cwd, &self.overrides)
+        let ws = Workspace::open(&self.cwd, &self.overrides)?;
+        for w in &ws.config.warnings {
+            eprintln!("warning: {}", output::shown(w));
+        }
+        Ok(ws)
     }
 
     pub fn progress(&self) -> output::TermProgress {
@@ -179,8 +191,12 @@ pub fn main() -> ExitCode {
         Command::Check(a) => check::run(&ctx, a),
         Command::Model(a) => model::run(&ctx, a),
         Command::Report(a) => report::run(&ctx, a),
+        Command::Plots(a) => plots::run(&ctx, a),
         Command::Dag(a) => dag::run(&ctx, a),
         Command::MergeDriver(a) => merge_driver::run(&ctx, a),
+        Command::Hook(a) => hook::run(&ctx, a),
+        Command::InstallHooks(a) => install_hooks::install(&ctx, a),
+        Command::UninstallHooks(a) => install_hooks::uninstall(&ctx, a),
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };
@@ -190,14 +206,34 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Found) => ExitCode::from(EXIT_FOUND),
         Ok(Outcome::Interrupted) => ExitCode::from(130),
         Err(gitml::Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(e) => report(&e),
+        Err(e) => {
+            if json_requested() && !output::JSON_PRINTED.load(std::sync::atomic::Ordering::Relaxed)
+            {
+                // A caller that asked for JSON parses stdout: give it the error there too.
+                let redact = gitml::error::redact;
+                let _ = output::json(&serde_json::json!({
+                    "error": redact(&e.to_string()),
+                    "hint": e.hint().map(|h| redact(&h)),
+                }));
+            }
+            report(&e)
+        }
     }
+}
+
+/// Whether the command line asked for `--json` (before any `--`).
+fn json_requested() -> bool {
+    std::env::args()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json" || a == "--format=json")
 }
 
 fn report(e: &gitml::Error) -> ExitCode {
     let mut err = std::io::stderr().lock();
     // Every line passes through `redact`: no key or token reaches the terminal or a CI log.
-    let redact = gitml::error::redact;
+    // ... and through `shown`: a file name's escape sequences never reach the terminal.
+    let redact = |s: &str| output::shown(&gitml::error::redact(s)).into_owned();
     let _ = writeln!(err, "error: {}", redact(&e.to_string()));
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

@@ -96,15 +96,16 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
                     "no `[models.{name}]` in gitml.toml; declare it with `path = \"...\"` (the tracked file or directory)"
                 ))
             })?;
-            let mut batch = gitml::git::Batch::new(root)?;
-            let commit = batch.commit(&rev)?;
-            let pointers = batch.pointers(&commit, &[])?;
+            let mut reader = gitml::record::at::Reader::new(&ws)?;
+            let commit = reader.batch.commit(&rev)?;
+            let pointers = reader.batch.pointers(&commit, &[])?;
             let model = pointers.iter().find(|p| &p.path == path).ok_or_else(|| {
                 gitml::Error::Other(format!(
-                    "`{path}` is not tracked at {rev}; `git ml add {path}` and commit it first"
+                    "`{path}` is not tracked at {rev}; `git ml add {}` and commit it first",
+                    gitml::text::shell_path(path)
                 ))
             })?;
-            let snap = gitml::record::capture::snapshot_at(&mut batch, &commit, &declared)?;
+            let snap = gitml::record::capture::snapshot_at(&mut reader, &commit, &declared)?;
             let mut metrics = serde_json::Map::new();
             if let Some(r) = snap.runs.last() {
                 for (k, v) in &r.metrics {
@@ -283,17 +284,13 @@ fn materialise(
     let base = path.rsplit('/').next().unwrap_or(path);
     let dest = dir.join(base);
     fs_err::create_dir_all(dir)?;
+    // A verified copy, renamed into place: a corrupt cache object never becomes the artifact.
+    let copier = gitml::data::link::Materialiser::new(&[gitml::config::LinkMode::Copy]);
     let place = |oid: &gitml::Oid, to: &Path, exec: bool| -> gitml::Result<()> {
         if let Some(parent) = to.parent() {
             fs_err::create_dir_all(parent)?;
         }
-        let _ = std::fs::remove_file(to);
-        fs_err::copy(ws.cache.object_path(oid), to)?;
-        use std::os::unix::fs::PermissionsExt;
-        fs_err::set_permissions(
-            to,
-            std::fs::Permissions::from_mode(if exec { 0o755 } else { 0o644 }),
-        )?;
+        copier.place(&ws.cache, oid, to, exec)?;
         Ok(())
     };
     match p.kind {

@@ -22,12 +22,31 @@ pub fn size(bytes: u64) -> String {
     }
 }
 
-pub fn plural(n: u64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
+/// A name from the repository (a path, a metric, a stage) as it may be shown on a terminal:
+/// control characters escaped, so no escape sequence in a file name acts on the terminal.
+pub fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    gitml::text::escape_control(s)
 }
+
+/// Print a table on stdout, line by line, trailing spaces trimmed and control characters in its
+/// cells escaped.
+pub fn print_table(table: &impl std::fmt::Display) {
+    for line in table.to_string().lines() {
+        println!("{}", shown(line.trim_end()));
+    }
+}
+
+pub fn plural(n: u64, one: &str, many: &str) -> String {
+    gitml::text::plural(n, one, many)
+}
+
+/// Whether this process printed its JSON result already (an error after it must not print a
+/// second JSON document on stdout).
+pub static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// Print a value as pretty JSON on stdout.
 pub fn json<T: serde::Serialize>(value: &T) -> gitml::Result<()> {
+    JSON_PRINTED.store(true, std::sync::atomic::Ordering::Relaxed);
     // Buffered: stdout is line-buffered, and pretty JSON is one write per line otherwise (13,000
     // writes for a 1,000-commit `log --json`).
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());

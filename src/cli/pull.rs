@@ -45,8 +45,15 @@ pub fn run(ctx: &Ctx, args: PullArgs) -> gitml::Result<Outcome> {
         ..Default::default()
     };
     let targets = gitml::remote::transfer::targets(&ws, &selection)?;
-    let (remote, jobs) = transfer::open(&ws, args.remote.as_deref(), args.jobs)?;
     let progress = ctx.progress();
+    let Some((remote, jobs)) = transfer::open_optional(&ws, args.remote.as_deref(), args.jobs)?
+    else {
+        if !args.no_notes {
+            transfer::sync_notes(&ws, false, ctx.quiet)?;
+        }
+        transfer::no_data_remote(targets.len(), "fetched", args.json, ctx.quiet)?;
+        return Ok(Outcome::Ok);
+    };
     let report = gitml::remote::transfer::fetch(&ws, remote.as_ref(), &targets, jobs, &progress)?;
     transfer::finish(
         &report,

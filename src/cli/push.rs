@@ -17,15 +17,50 @@ pub struct PushArgs {
     /// restore instead of recompute (`git ml run --pull-run-cache`)
     #[arg(long)]
     run_cache: bool,
+
+    /// Also re-hash every object the remote already has (reads them all) and replace any that
+    /// is damaged with the verified local copy
+    #[arg(long)]
+    verify: bool,
 }
 
 pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
     let ws = ctx.workspace()?;
     ws.require_initialised()?;
     let targets = gitml::remote::transfer::targets(&ws, &args.t.selection())?;
-    let (remote, jobs) = transfer::open(&ws, args.t.remote.as_deref(), args.t.jobs)?;
-    let report =
-        gitml::remote::transfer::push(&ws, remote.as_ref(), &targets, jobs, &ctx.progress())?;
+    let Some((remote, jobs)) = transfer::open_optional(&ws, args.t.remote.as_deref(), args.t.jobs)?
+    else {
+        // A metrics-only repository: the run records and registry tags still go.
+        if !args.t.no_notes {
+            transfer::sync_notes(&ws, true, ctx.quiet)?;
+        }
+        transfer::no_data_remote(targets.len(), "pushed", args.t.json, ctx.quiet)?;
+        return Ok(Outcome::Ok);
+    };
+    let report = gitml::remote::transfer::push_with(
+        &ws,
+        remote.as_ref(),
+        &targets,
+        jobs,
+        args.verify,
+        &ctx.progress(),
+    )?;
+    if let Some(where_) = &report.created
+        && !args.t.json
+        && !ctx.quiet
+    {
+        eprintln!(
+            "created the directory of remote `{}`: `{}`",
+            report.remote,
+            super::output::shown(where_)
+        );
+    }
+    if report.repaired > 0 && !args.t.json {
+        eprintln!(
+            "repaired {} that the remote held damaged",
+            super::output::plural(report.repaired, "object", "objects")
+        );
+    }
     transfer::finish(
         &report,
         "pushed",

@@ -9,7 +9,10 @@ use super::{Ctx, Outcome, output};
 /// Reads the metrics and params files declared in `gitml.toml` (`[metrics] files`, `[params]
 /// files`) plus any given here, the digests of every tracked path from its pointer, and where the
 /// run happened (local, or the CI run's URL). Several runs per commit are normal (seeds, reruns).
-/// Refuses when tracked files differ from the commit, unless `--allow-dirty`.
+/// A run belongs to the commit whose inputs produced it: when tracked files (other than the
+/// metrics files read) or tracked data differ from HEAD, the run waits as a pending run and is
+/// recorded on the commit that carries them. `--allow-dirty` records it on HEAD anyway, marked
+/// dirty (it is then never used as HEAD's metrics).
 #[derive(Args)]
 pub struct RecordArgs {
     /// A metrics file to read (JSON, YAML or TOML; nested keys become `a.b`)
@@ -40,7 +43,7 @@ pub struct RecordArgs {
     #[arg(long, value_name = "SECONDS")]
     duration: Option<f64>,
 
-    /// Record even though tracked files differ from the commit (the run is marked dirty)
+    /// Record on HEAD even though tracked files differ from it (the run is marked dirty)
     #[arg(long)]
     allow_dirty: bool,
 
@@ -48,6 +51,10 @@ pub struct RecordArgs {
     /// both commits have the same files
     #[arg(long, value_name = "REV", conflicts_with_all = ["metrics_files", "metrics", "params_files", "params", "tags"])]
     from: Option<String>,
+
+    /// Forget a pending run (by its run id or name, see `git ml show --pending`)
+    #[arg(long, value_name = "ID", conflicts_with_all = ["metrics_files", "metrics", "params_files", "params", "tags", "from"])]
+    drop_pending: Option<String>,
 
     /// Print the recorded run as JSON
     #[arg(long)]
@@ -57,6 +64,13 @@ pub struct RecordArgs {
 pub fn run(ctx: &Ctx, args: RecordArgs) -> gitml::Result<Outcome> {
     let ws = ctx.workspace()?;
     ws.require_initialised()?;
+    if let Some(id) = &args.drop_pending {
+        gitml::record::pending::drop(&ws, id)?;
+        if !ctx.quiet {
+            eprintln!("dropped pending run `{}`", output::shown(id));
+        }
+        return Ok(Outcome::Ok);
+    }
     if let Some(rev) = &args.from {
         let (head, n) = gitml::record::capture::copy_from(&ws, rev)?;
         if args.json {
@@ -81,20 +95,50 @@ pub fn run(ctx: &Ctx, args: RecordArgs) -> gitml::Result<Outcome> {
         allow_dirty: args.allow_dirty,
     };
     let rec = gitml::record::capture::record(&ws, &opts)?;
-    for w in &rec.warnings {
-        eprintln!("warning: {}", w.message);
-    }
     if args.json {
+        for w in &rec.warnings {
+            eprintln!("warning: {}", output::shown(&w.message));
+        }
         output::json(&rec)?;
-    } else if !ctx.quiet {
-        eprintln!(
-            "recorded run {} on {}: {}, {}{}",
-            rec.run.id,
-            &rec.commit[..12],
-            output::plural(rec.run.metrics.len() as u64, "metric", "metrics"),
-            output::plural(rec.run.params.len() as u64, "param", "params"),
-            if rec.run.dirty { " (dirty)" } else { "" }
-        );
+    } else {
+        describe(&rec, ctx.quiet);
     }
     Ok(Outcome::Ok)
+}
+
+/// Say where a run went: on HEAD, pending, or both (`record` and `run` share this).
+pub fn describe(rec: &gitml::record::capture::Recorded, quiet: bool) {
+    for w in &rec.warnings {
+        eprintln!("warning: {}", output::shown(&w.message));
+    }
+    if quiet {
+        return;
+    }
+    let what = format!(
+        "{}, {}",
+        output::plural(rec.run.metrics.len() as u64, "metric", "metrics"),
+        output::plural(rec.run.params.len() as u64, "param", "params")
+    );
+    match (&rec.commit, &rec.pending) {
+        (Some(c), None) => eprintln!(
+            "recorded run {} on HEAD ({}): {what}{}",
+            rec.run.id,
+            &c[..12],
+            if rec.run.dirty { " (dirty)" } else { "" }
+        ),
+        (Some(c), Some(_)) => eprintln!(
+            "recorded run {} on HEAD ({}): {what}; the commit that adds its outputs gets it too",
+            rec.run.id,
+            &c[..12]
+        ),
+        (None, _) => {
+            eprintln!(
+                "run {} is pending ({what}): its inputs are not HEAD's, so it will be recorded on the commit that carries them",
+                rec.run.id
+            );
+            eprintln!(
+                "hint: commit the changes; the post-commit hook, or the next git-ml command that reads that commit, attaches the run (`git ml show --pending` lists pending runs)"
+            );
+        }
+    }
 }

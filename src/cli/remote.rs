@@ -96,6 +96,20 @@ pub fn run(ctx: &Ctx, args: RemoteArgs) -> gitml::Result<Outcome> {
                 allow_http: a.allow_http,
                 profile: a.profile,
             };
+            // Credentials in a URL are for this machine only: gitml.toml is committed.
+            for (what, text) in [("URL", Some(&a.url)), ("endpoint", r.endpoint.as_ref())] {
+                if let Some(text) = text
+                    && !gitml::error::userinfo_ranges(text).is_empty()
+                    && !a.local
+                {
+                    return Err(gitml::Error::RemoteConfig {
+                        remote: a.name.clone(),
+                        message: format!(
+                            "the {what} carries credentials (`user:password@`), and gitml.toml is committed; add it with `--local` (this machine's `.git/gitml/config.toml`), or give the credentials through the environment"
+                        ),
+                    });
+                }
+            }
             // Validate before writing: the URL must name a kind we support.
             let spec = gitml::remote::RemoteSpec::new(&a.name, &a.url);
             let kind = spec.kind(ws.root())?;
@@ -105,7 +119,12 @@ pub fn run(ctx: &Ctx, args: RemoteArgs) -> gitml::Result<Outcome> {
                 edit::set_default(&file(a.local), &a.name)?;
             }
             if !ctx.quiet {
-                eprintln!("added {} remote `{}` ({})", kind.name(), a.name, a.url);
+                eprintln!(
+                    "added {} remote `{}` ({})",
+                    kind.name(),
+                    a.name,
+                    gitml::error::redact(&a.url)
+                );
             }
         }
         RemoteCommand::List { json } => {
@@ -116,9 +135,9 @@ pub fn run(ctx: &Ctx, args: RemoteArgs) -> gitml::Result<Outcome> {
                 out.push(Listed {
                     default: default.as_deref() == Some(s.name.as_str()),
                     name: s.name,
-                    url: s.url,
+                    url: gitml::error::redact(&s.url),
                     kind,
-                    endpoint: s.endpoint,
+                    endpoint: s.endpoint.as_deref().map(gitml::error::redact),
                     region: s.region,
                 });
             }

@@ -53,7 +53,13 @@ fn template(
         .get("report")
         .and_then(|r| r.get("template"))
         .and_then(|t| t.as_str())
-        .map(|t| ws.abs(t));
+        .map(|t| {
+            // The committed file names a template inside the repository only: otherwise a pull
+            // request could have CI post any file of the runner as its report.
+            gitml::data::path::check_relative(t, &|| "gitml.toml [report] template".into())
+                .map(|_| ws.abs(t))
+        })
+        .transpose()?;
     match flag.map(|f| ws.cwd.join(f)).or(configured) {
         Some(path) => Ok((path.display().to_string(), fs_err::read_to_string(&path)?)),
         None => Ok((
@@ -142,6 +148,17 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
             }
         })
         .collect();
+    // The declared plots, the baseline's and the new side's overlaid.
+    let decls = gitml::plots::declared(&ws)?;
+    let plots = if decls.is_empty() || matches!(args.format, Format::Term) {
+        None
+    } else {
+        let revisions = [&check.base, &check.new].map(|s| gitml::plots::Revision {
+            rev: super::check::side_label(s),
+            commit: s.commit.clone(),
+        });
+        Some(gitml::plots::build(&ws, &decls, &revisions)?)
+    };
     let text = match args.format {
         Format::Json => {
             serde_json::to_string_pretty(&serde_json::json!({
@@ -149,6 +166,7 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
                 "check": check,
                 "diff": diff,
                 "history": series,
+                "plots": plots,
             }))
             .map_err(std::io::Error::other)?
                 + "\n"
@@ -179,9 +197,24 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
         }
         Format::Md => {
             let (name, text) = template(&ws, args.template.as_deref())?;
-            markdown(&check, &diff, &series, !gates.is_empty(), &text, &name)?
+            let plots_md = plots.as_ref().map(|p| {
+                p.plots
+                    .iter()
+                    .map(|plot| gitml::plots::markdown::section(plot, &p.revisions))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            markdown(
+                &check,
+                &diff,
+                &series,
+                !gates.is_empty(),
+                plots_md.as_deref(),
+                &text,
+                &name,
+            )?
         }
-        Format::Html => html(&check, &diff, &series, !gates.is_empty()),
+        Format::Html => html(&check, &diff, &series, !gates.is_empty(), plots.as_ref()),
     };
     match &args.output {
         Some(f) => gitml::fsutil::atomic_write(f, text.as_bytes(), 0o644)?,
@@ -202,6 +235,7 @@ fn markdown(
     diff: &gitml::record::diff::DiffReport,
     series: &[Series],
     gated: bool,
+    plots: Option<&str>,
     template: &str,
     template_name: &str,
 ) -> gitml::Result<String> {
@@ -222,8 +256,8 @@ fn markdown(
     let rows = |list: &[Vec<String>], keys: &[&str]| -> Vec<serde_json::Value> {
         list.iter().map(|r| row(r, keys)).collect()
     };
-    // Mermaid string literals: quotes, brackets and markup would end or inject; keep names plain.
-    let q = |t: &str| t.replace(['"', '[', ']', '\n', '`', '<', '>', '&'], " ");
+    // Mermaid string literals: quotes, brackets, markup and mentions would end, inject or ping.
+    let q = gitml::text::mermaid;
     let charts: Vec<serde_json::Value> = series
         .iter()
         .filter(|s| s.points.len() >= 2)
@@ -259,6 +293,8 @@ fn markdown(
         "data": rows(&sections.data, &["path", "old", "new", "delta", "what"]),
         "models": rows(&sections.models, &["name", "old", "new", "status"]),
         "charts": charts,
+        // Already escaped by the plots renderer (names, titles, labels).
+        "plots": plots.filter(|p| !p.trim().is_empty()),
     });
     let mut env = minijinja::Environment::new();
     let bad = |e: minijinja::Error| gitml::Error::Config {
@@ -331,9 +367,11 @@ fn html(
     diff: &gitml::record::diff::DiffReport,
     series: &[Series],
     gated: bool,
+    plots: Option<&gitml::plots::Report>,
 ) -> String {
-    let mut out = String::from(
-        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>git-ml report</title></head><body>\n<h1>git-ml report</h1>\n",
+    let mut out = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>git-ml report</title><style>{}</style></head><body>\n<h1>git-ml report</h1>\n",
+        gitml::plots::html::STYLE
     );
     if gated {
         out.push_str(&format!(
@@ -378,6 +416,10 @@ fn html(
             html_escape(&s.metric),
             svg(s)
         ));
+    }
+    if let Some(p) = plots.filter(|p| !p.plots.is_empty()) {
+        out.push_str("<h2>Plots</h2>\n");
+        out.push_str(&gitml::plots::html::sections(p));
     }
     out.push_str("</body></html>\n");
     out

@@ -36,13 +36,17 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> gitml::Result<Outcome> {
         output::json(&removed)?;
         return Ok(Outcome::Ok);
     }
-    for r in &removed {
+    for r in removed.iter().filter(|_| !ctx.quiet) {
         let data = if r.deleted_data {
             ", data deleted"
         } else {
             ", data kept"
         };
-        println!("untracked `{}` (removed `{}`{data})", r.path, r.pointer);
+        println!(
+            "untracked `{}` (removed `{}`{data})",
+            output::shown(&r.path),
+            output::shown(&r.pointer)
+        );
     }
     if !ctx.quiet && !removed.is_empty() {
         let pointers: Vec<&str> = removed.iter().map(|r| r.pointer.as_str()).collect();

@@ -11,7 +11,9 @@ use super::{Ctx, Outcome, output};
 /// A stage runs when its cmd, a dep, a param it names, or one of its outputs differs from its
 /// entry in `gitml.lock`. If the same inputs ran before, its outputs are restored from the run
 /// cache instead. Independent stages run in parallel (`-j`); output lines carry the stage name.
-/// After a successful run its metrics and params are recorded on HEAD (`--no-record` to skip).
+/// After a successful run its metrics and params are recorded on HEAD when the stages' inputs
+/// (definitions, params, source deps) are HEAD's, else as a pending run for the commit that
+/// carries them (`--no-record` to skip).
 /// Exit code 0 when every stage is up to date or succeeded, 2 when one failed.
 #[derive(Args)]
 pub struct RunArgs {
@@ -82,41 +84,30 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
     let mut recorded = None;
     if changed && !failed && !report.interrupted && !args.no_record && !args.dry_run {
         let dag = gitml::pipeline::run::load(&ws)?;
-        let metrics_files = dag
-            .stages
-            .iter()
-            .flat_map(|s| s.metrics.iter().map(|m| ws.abs(m)))
-            .filter(|p| p.is_file())
-            .collect();
-        // The params files stages read (beyond those declared in [params], which are always read).
-        let declared =
-            gitml::record::capture::Declared::from_project(&ws.config.project)?.params_files;
-        let mut params_files: Vec<std::path::PathBuf> = Vec::new();
-        for s in &dag.stages {
-            for p in &s.params {
-                let path = ws.abs(&p.file);
-                if !declared.contains(&p.file) && path.is_file() && !params_files.contains(&path) {
-                    params_files.push(path);
-                }
-            }
-        }
-        let opts = gitml::record::capture::RecordOptions {
-            metrics_files,
-            params_files,
-            command: Some("git ml run".into()),
-            duration: Some(results.iter().map(|r| r.seconds).sum()),
-            allow_dirty: true,
-            ..Default::default()
-        };
-        match gitml::record::capture::record(&ws, &opts) {
-            Ok(r) => recorded = Some(r.run.id),
+        let lock = gitml::pipeline::lockfile::LockFile::load(ws.root())?;
+        let duration = results.iter().map(|r| r.seconds).sum();
+        match gitml::record::capture::record_pipeline(
+            &ws,
+            &dag.stages,
+            &lock,
+            "git ml run",
+            duration,
+        ) {
+            Ok(r) => recorded = Some(r),
             Err(e) => eprintln!("warning: the run was not recorded: {e}"),
         }
     }
     if args.json {
+        if let Some(r) = &recorded {
+            for w in &r.warnings {
+                eprintln!("warning: {}", output::shown(&w.message));
+            }
+        }
         output::json(&serde_json::json!({
             "stages": results,
-            "recorded": recorded,
+            "recorded": recorded.as_ref().map(|r| &r.run.id),
+            "recorded_on": recorded.as_ref().and_then(|r| r.commit.as_ref()),
+            "pending": recorded.as_ref().and_then(|r| r.pending.as_ref()),
             "interrupted": report.interrupted,
         }))?;
     } else {
@@ -146,10 +137,8 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
         if !ctx.quiet || failed {
             eprintln!("{table}");
         }
-        if let Some(id) = &recorded
-            && !ctx.quiet
-        {
-            eprintln!("recorded run {id} on HEAD (commit the outputs' pointers and gitml.lock)");
+        if let Some(r) = &recorded {
+            super::record::describe(r, ctx.quiet);
         }
     }
     if report.interrupted {

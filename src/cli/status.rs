@@ -88,7 +88,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
             } else {
                 format!("  ({})", notes.join("; "))
             };
-            println!("{:width$}  {state}{notes}", p.path);
+            println!("{:width$}  {state}{notes}", output::shown(&p.path));
             if let Some(c) = &p.changes {
                 let limit = if args.max_files == 0 {
                     usize::MAX
@@ -103,7 +103,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
                     .chain(c.deleted.iter().map(|f| ("deleted", f)));
                 let total = c.added.len() + c.modified.len() + c.deleted.len();
                 for (what, f) in all.take(limit) {
-                    println!("    {what:9} {f}");
+                    println!("    {what:9} {}", output::shown(f));
                 }
                 if total > limit {
                     println!(
@@ -114,7 +114,11 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
             }
         }
         for s in &stale {
-            println!("stage {}  stale ({})", s.stage, s.reasons.join("; "));
+            println!(
+                "stage {}  stale ({})",
+                output::shown(&s.stage),
+                output::shown(&s.reasons.join("; "))
+            );
         }
         if !ctx.quiet {
             summarise(&report);
@@ -190,7 +194,7 @@ fn remote_status(
         for u in &unpushed {
             let mut line = format!(
                 "{}  not pushed: {} ({})",
-                u.path,
+                output::shown(&u.path),
                 output::plural(u.objects, "object", "objects"),
                 output::size(u.bytes)
             );

@@ -70,6 +70,42 @@ pub fn open(
     Ok((remote::open(&spec, ws.root(), &ws.config)?, jobs))
 }
 
+/// Like [`open`], but a repository with no data remote at all (and none named) is `None`: run
+/// records and registry tags still travel with the git remote.
+pub fn open_optional(
+    ws: &Workspace,
+    name: Option<&str>,
+    jobs: Option<usize>,
+) -> gitml::Result<Option<(Box<dyn Transport>, usize)>> {
+    match open(ws, name, jobs) {
+        Ok(r) => Ok(Some(r)),
+        Err(gitml::Error::NoRemote) if name.is_none() => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// With no data remote: fine when nothing is tracked (a metrics-only repository); an error
+/// naming what was not transferred otherwise. Callers sync the run records first.
+pub fn no_data_remote(
+    targets: usize,
+    verb: &'static str,
+    json: bool,
+    quiet: bool,
+) -> gitml::Result<()> {
+    if targets > 0 {
+        return Err(gitml::Error::NoDataRemote(
+            output::plural(targets as u64, "tracked path", "tracked paths"),
+            verb,
+        ));
+    }
+    if json {
+        output::json(&TransferReport::default())?;
+    } else if !quiet {
+        eprintln!("no data to transfer: nothing is tracked, and no data remote is configured");
+    }
+    Ok(())
+}
+
 /// Print a transfer's outcome; an error (exit 2) if anything failed or was missing.
 pub fn finish(
     report: &TransferReport,
@@ -94,24 +130,16 @@ pub fn finish(
     // A dead server fails every object the same way: show a few, count the rest.
     const SHOWN: usize = 5;
     let redact = gitml::error::redact;
-    for f in report.missing.iter().take(SHOWN) {
+    for f in report.missing.iter().chain(&report.failed).take(SHOWN) {
         eprintln!(
             "error: `{}`: object {}: {}",
-            f.path,
+            output::shown(&f.path),
             f.oid,
-            redact(&f.error)
+            output::shown(&redact(&f.error))
         );
     }
-    for f in report.failed.iter().take(SHOWN) {
-        eprintln!(
-            "error: `{}`: object {}: {}",
-            f.path,
-            f.oid,
-            redact(&f.error)
-        );
-    }
-    let shown = report.missing.len().min(SHOWN) + report.failed.len().min(SHOWN);
     let total = report.missing.len() + report.failed.len();
+    let shown = total.min(SHOWN);
     if total > shown {
         eprintln!("error: ... and {} more", total - shown);
     }

@@ -67,6 +67,15 @@ pub fn add_with(
     let mut rels = Vec::new();
     for p in paths {
         let rel = ws.repo.relativize(&ws.cwd, p)?;
+        if rel.chars().any(|c| c.is_control()) {
+            // `.gitignore` is line-based: a newline would split the pattern into two, leaving the
+            // data unignored and ignoring something else. git-ml refuses such names, as it
+            // refuses non-UTF-8 ones (files with them inside a tracked directory are fine).
+            return Err(Error::Other(format!(
+                "`{}` has a control character (newline, tab, escape) in its name; rename it to track it, or track a directory that contains it",
+                crate::text::escape_control(&rel)
+            )));
+        }
         if rel.ends_with(pointer::SUFFIX) {
             return Err(Error::ReservedName(rel));
         }
@@ -247,7 +256,7 @@ fn git_tracked_warnings(ws: &Workspace, rels: &[String]) -> Vec<String> {
     rels.iter()
         .filter(|rel| listed.split('\0').any(|f| f == rel.as_str() || f.starts_with(&format!("{rel}/"))))
         .map(|rel| {
-            format!("`{rel}` is also tracked by git itself; run `git rm -r --cached -- {rel}` so only its pointer is committed")
+            format!("`{rel}` is also tracked by git itself; run `git rm -r --cached -- {}` so only its pointer is committed", crate::text::shell_quote(rel))
         })
         .collect()
 }

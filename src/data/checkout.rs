@@ -233,6 +233,17 @@ fn plan_one(
         }
         Kind::Dir => {
             let target = super::load_manifest(ws, ptr.oid, &t.path)?;
+            for (key, said, actual) in [
+                ("size", ptr.size, target.size()),
+                ("files", ptr.files, target.files()),
+            ] {
+                if said != actual {
+                    let text = std::fs::read_to_string(ws.abs(&t.pointer)).unwrap_or_default();
+                    return Err(crate::data::pointer::size_mismatch(
+                        &t.pointer, &text, key, said, actual,
+                    ));
+                }
+            }
             let files: Vec<(Oid, &str)> = target
                 .entries
                 .iter()
@@ -400,8 +411,9 @@ fn execute(
         .map(|w| -> Result<_> {
             let out = match &w.kind {
                 WriteKind::Object { oid, executable } => {
-                    let (mode, stat) =
-                        placer.place(&ws.cache.object_path(oid), &w.abs, *executable)?;
+                    let (mode, stat) = placer
+                        .place(&ws.cache, oid, &w.abs, *executable)
+                        .map_err(|e| corrupt_in_cache(ws, e, &w.key))?;
                     *counts
                         .lock()
                         .expect("mode counts")
@@ -437,6 +449,24 @@ fn execute(
         )?;
     }
     Ok(stats.into_iter().flatten().collect())
+}
+
+/// A corrupt object found while placing `path`: move it aside (callers hold the lock) so that
+/// nothing uses it again and a fetch can replace it, and say so.
+fn corrupt_in_cache(ws: &Workspace, e: Error, path: &str) -> Error {
+    match e {
+        Error::CorruptObject { oid, actual } => {
+            // Another thread may have moved it already.
+            let quarantined = ws.cache.quarantine(&oid).is_ok() || !ws.cache.contains(&oid);
+            Error::CorruptInCache {
+                path: path.to_string(),
+                oid,
+                actual,
+                quarantined,
+            }
+        }
+        e => e,
+    }
 }
 
 /// Remove directories left empty by a removal, up to (not including) the tracked root.

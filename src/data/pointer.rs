@@ -110,6 +110,20 @@ impl Pointer {
     }
 }
 
+/// The error for a pointer whose `key` (`size`, `files`) is not what its content has.
+pub fn size_mismatch(file: &str, text: &str, key: &str, said: u64, actual: u64) -> Error {
+    let line = text
+        .lines()
+        .position(|l| l.trim_start().starts_with(key))
+        .map_or(1, |i| i + 1);
+    let unit = if key == "files" { "files" } else { "bytes" };
+    Error::Pointer {
+        file: file.to_string(),
+        line,
+        message: format!("`{key} = {said}`, but its content has {actual} {unit}"),
+    }
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()

@@ -60,12 +60,8 @@ pub fn verify(ws: &Workspace, quarantine: bool, progress: &dyn Progress) -> Resu
     if quarantine && !corrupt.is_empty() {
         let _lock =
             ws.lock(&|holder| progress.message(&format!("waiting for {holder} to finish")))?;
-        let dir = ws.cache.root().join("quarantine");
-        fs_err::create_dir_all(&dir)?;
-        // Objects are about to leave the cache: facts about complete manifests no longer hold.
-        ws.cache.bump_epoch()?;
         for c in &mut corrupt {
-            fs_err::rename(ws.cache.object_path(&c.oid), dir.join(c.oid.hex()))?;
+            ws.cache.quarantine(&c.oid)?;
             c.quarantined = true;
         }
     }

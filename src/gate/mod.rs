@@ -225,8 +225,9 @@ pub fn evaluate(g: &Gate, old: Option<&Stat>, new: Option<&Stat>) -> GateResult 
     if new.n < g.min_runs && new.text.is_none() {
         r.verdict = Verdict::Skipped;
         r.reason = Some(format!(
-            "needs {} run(s) on the new side, has {}",
-            g.min_runs, new.n
+            "needs {} on the new side, has {}",
+            crate::text::plural(g.min_runs as u64, "run", "runs"),
+            new.n
         ));
         return r;
     }
@@ -265,8 +266,9 @@ pub fn evaluate(g: &Gate, old: Option<&Stat>, new: Option<&Stat>) -> GateResult 
         (true, Some(o), _) if o.n < g.min_runs && o.text.is_none() => {
             r.verdict = Verdict::Skipped;
             r.reason = Some(format!(
-                "needs {} run(s) on the baseline, has {}",
-                g.min_runs, o.n
+                "needs {} on the baseline, has {}",
+                crate::text::plural(g.min_runs as u64, "run", "runs"),
+                o.n
             ));
             return r;
         }

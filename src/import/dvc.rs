@@ -1038,7 +1038,9 @@ pub fn import(
             "the converted `gitml.toml` does not parse (a bug): {e}"
         ))
     })?;
-    let checked = crate::pipeline::stages(&table, &text)
+    let checked = crate::config::check_project_text(&text)
+        .and_then(|_| crate::plots::config::declared(&table, &text).map(|_| ()))
+        .and_then(|_| crate::pipeline::stages(&table, &text))
         .and_then(|s| crate::pipeline::dag::Dag::new(s, &root));
     if let Err(e) = checked {
         return Err(Error::Other(format!(
@@ -1526,6 +1528,15 @@ fn plot_table(path: &str, p: &dp::PlotProps) -> std::result::Result<Table, Strin
             Field::Many(fields.clone())
         });
     }
+    if let Some(Field::Many(xs)) = &x {
+        if xs.len() != 1 {
+            return Err("`x` names several fields; a git-ml plot has one x field".into());
+        }
+        x = Some(Field::One(xs[0].clone()));
+    }
+    if kind == "confusion" && matches!(&y, Some(Field::Many(ys)) if ys.len() > 1) {
+        return Err("a confusion matrix has one predicted-class field".into());
+    }
     if let Some(Field::Files(files)) = &x {
         match files.as_slice() {
             [(f, fields)] if *f == path && fields.len() == 1 => {
@@ -1804,6 +1815,21 @@ fn convert_pipeline(
                 }
                 outs.push(p);
             }
+            // git-ml keeps a stage's outputs through its run (`persist`) for all of them or none.
+            let cached: Vec<&dp::Out> = s.outs.iter().filter(|o| o.cache).collect();
+            let persist = cached.iter().any(|o| o.persist);
+            if persist && !cached.iter().all(|o| o.persist) {
+                let kept: Vec<String> = cached
+                    .iter()
+                    .filter(|o| !o.persist)
+                    .map(|o| format!("`{}`", o.path))
+                    .collect();
+                not(
+                    report,
+                    format!("`persist` on only some outputs ({} do not have it)", kept.join(", ")),
+                    "git-ml's `persist` is per stage: all its outputs are kept while the command runs".into(),
+                );
+            }
             let mut smetrics = Vec::new();
             for m in &s.metrics {
                 let p = resolve(&m.path)?;
@@ -1851,6 +1877,9 @@ fn convert_pipeline(
             }
             if !wdir.is_empty() {
                 t.insert("wdir", value(&wdir));
+            }
+            if persist {
+                t.insert("persist", value(true));
             }
             if s.always_changed {
                 t.insert("always_run", value(true));

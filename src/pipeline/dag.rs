@@ -28,6 +28,20 @@ fn err(stage: &Stage, message: String) -> Error {
     }
 }
 
+/// Whether `path` is, or lies inside, a path with a pointer file in the work tree.
+pub fn is_tracked_data(root: &Path, path: &str) -> bool {
+    let mut p = path;
+    loop {
+        if root.join(crate::data::pointer::pointer_path(p)).is_file() {
+            return true;
+        }
+        match p.rsplit_once('/') {
+            Some((parent, _)) => p = parent,
+            None => return false,
+        }
+    }
+}
+
 impl Dag {
     /// Build and check the graph; `root` is the repository (a dependency nobody produces must
     /// exist there).
@@ -58,7 +72,8 @@ impl Dag {
                     .map(|(_, p)| *p)
                     .collect();
                 if from.is_empty() {
-                    if !root.join(d).exists() {
+                    // Tracked data not pulled yet (a fresh clone) is there in principle.
+                    if !root.join(d).exists() && !is_tracked_data(root, d) {
                         return Err(err(
                             s,
                             format!("depends on `{d}`, which does not exist and no stage produces"),

@@ -44,11 +44,16 @@ impl LockFile {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(LockFile::default()),
             Err(e) => return Err(e.into()),
         };
-        toml::from_str(&text).map_err(|e| Error::Config {
+        Self::parse(&text)
+    }
+
+    /// Parse the text of a `gitml.lock` (from the work tree, the index or a commit).
+    pub fn parse(text: &str) -> Result<LockFile> {
+        toml::from_str(text).map_err(|e| Error::Config {
             file: FILE.into(),
             message: format!(
                 "{}; if it has merge conflict markers, resolve them or re-run the affected stages with `git ml run`",
-                e.to_string().trim()
+                crate::config::toml_error(text, &e)
             ),
         })
     }

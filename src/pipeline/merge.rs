@@ -22,6 +22,9 @@ use crate::workspace::Workspace;
 pub enum Merged {
     Clean,
     Conflict,
+    /// An input was not text (a binary file under a pointer's or the lock's name): nothing could
+    /// be merged, no markers were written, and ours was left as it was.
+    Binary,
 }
 
 /// Pick per item: one side changed, or both the same.
@@ -42,6 +45,12 @@ fn pick<T: PartialEq + Clone>(
 }
 
 fn text_merge(base: &Path, ours: &Path, theirs: &Path) -> Result<Merged> {
+    let binary = |p: &Path| {
+        std::fs::read(p).is_ok_and(|b| b.contains(&0) || std::str::from_utf8(&b).is_err())
+    };
+    if [base, ours, theirs].into_iter().any(binary) {
+        return Ok(Merged::Binary);
+    }
     let status = std::process::Command::new("git")
         .args(["merge-file", "-L", "ours", "-L", "base", "-L", "theirs"])
         .arg(ours)

@@ -48,11 +48,30 @@ pub struct Stage {
     pub wdir: Option<String>,
     pub env: BTreeMap<String, String>,
     pub always_run: bool,
+    /// Keep the outputs in place while the command runs (it updates them, e.g. a checkpoint);
+    /// by default outputs whose content is in the cache are removed first.
+    pub persist: bool,
     /// Line of `[stages.NAME]` in `gitml.toml`, for messages.
     pub line: usize,
 }
 
 impl Stage {
+    /// What defines the stage (everything but where it is written), for comparing a stage as it
+    /// ran with the same stage at another revision.
+    pub fn definition(&self) -> serde_json::Value {
+        serde_json::json!({
+            "cmd": self.cmd,
+            "deps": self.deps,
+            "outs": self.outs,
+            "params": self.params.iter().map(|p| format!("{}:{}", p.file, p.key)).collect::<Vec<_>>(),
+            "metrics": self.metrics,
+            "wdir": self.wdir,
+            "env": self.env,
+            "always_run": self.always_run,
+            "persist": self.persist,
+        })
+    }
+
     /// `gitml.toml:LINE [stages.NAME]`, naming where the stage is declared.
     pub fn origin(&self) -> String {
         format!(
@@ -74,6 +93,7 @@ const STAGE_KEYS: &[&str] = &[
     "wdir",
     "env",
     "always_run",
+    "persist",
 ];
 
 /// The default params file: the first `[params] files` entry, else `params.yaml`.
@@ -87,6 +107,19 @@ pub fn default_params_file(project: &toml::Table) -> String {
             _ => None,
         })
         .unwrap_or_else(|| "params.yaml".into())
+}
+
+fn origin(name: &str, line: usize) -> String {
+    format!("{}:{line} [stages.{name}]", crate::config::PROJECT_FILE)
+}
+
+/// git-ml's own files, which no stage may produce (they would be replaced by pointers).
+fn is_own_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    path == crate::config::PROJECT_FILE
+        || path == lockfile::FILE
+        || name == ".gitignore"
+        || name.ends_with(crate::data::pointer::SUFFIX)
 }
 
 /// Parse `[stages.*]`; `text` is the file, for line numbers.
@@ -146,7 +179,16 @@ pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
                 .collect::<Option<Vec<_>>>()
                 .ok_or_else(|| bad("`cmd` list entries must be strings".into()))?
                 .join(" && "),
-            _ => return Err(bad("needs `cmd = \"...\"`, the command to run".into())),
+            None => return Err(bad("needs `cmd = \"...\"`, the command to run".into())),
+            Some(toml::Value::String(_)) | Some(toml::Value::Array(_)) => {
+                return Err(bad("`cmd` is empty".into()));
+            }
+            Some(other) => {
+                return Err(bad(format!(
+                    "`cmd` must be a string or a list of strings, not {}",
+                    other.type_str()
+                )));
+            }
         };
         let params = list("params")?
             .into_iter()
@@ -180,14 +222,29 @@ pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
                 .as_bool()
                 .ok_or_else(|| bad("`always_run` must be true or false".into()))?,
         };
+        let persist = match t.get("persist") {
+            None => false,
+            Some(v) => v
+                .as_bool()
+                .ok_or_else(|| bad("`persist` must be true or false".into()))?,
+        };
         let wdir = match t.get("wdir") {
             None => None,
-            Some(v) => Some(
-                v.as_str()
+            Some(v) => {
+                let w = v
+                    .as_str()
                     .ok_or_else(|| bad("`wdir` must be a path".into()))?
-                    .trim_end_matches('/')
-                    .to_string(),
-            ),
+                    .trim_end_matches('/');
+                match w.trim_start_matches("./") {
+                    "" | "." => None,
+                    w => {
+                        crate::data::path::check_relative(w, &|| {
+                            format!("{} `wdir`", origin(name, line))
+                        })?;
+                        Some(w.to_string())
+                    }
+                }
+            }
         };
         let stage = Stage {
             name: name.clone(),
@@ -200,10 +257,25 @@ pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
             wdir,
             env,
             always_run,
+            persist,
             line,
         };
-        for p in stage.deps.iter().chain(&stage.outs).chain(&stage.metrics) {
+        for p in stage
+            .deps
+            .iter()
+            .chain(&stage.outs)
+            .chain(&stage.metrics)
+            .chain(&stage.plots)
+            .chain(stage.params.iter().map(|p| &p.file))
+        {
             crate::data::path::check_relative(p, &|| stage.origin())?;
+        }
+        for o in &stage.outs {
+            if is_own_file(o) {
+                return Err(bad(format!(
+                    "`{o}` cannot be an output: git-ml's own files (gitml.toml, gitml.lock, .gitignore, `*.gitml` pointers) stay in git"
+                )));
+            }
         }
         out.push(stage);
     }

@@ -70,15 +70,38 @@ pub fn load(ws: &Workspace) -> Result<Dag> {
     Dag::new(super::stages(&ws.config.project, &text)?, ws.root())
 }
 
-/// The param values a stage depends on, by label.
+/// The param values a stage depends on, by label, from the working tree.
 fn param_values(ws: &Workspace, stage: &Stage) -> Result<BTreeMap<String, String>> {
-    let default = default_params_file(&ws.config.project);
+    param_values_from(
+        &ws.config.project,
+        stage,
+        &mut |file| match std::fs::read_to_string(ws.abs(file)) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::Other(format!("{}: param file: {e}", stage.origin()))),
+        },
+    )
+}
+
+/// The param values a stage depends on, by label, reading params files through `read` (the
+/// working tree, or a revision). `project` is the `gitml.toml` that names the default file.
+pub fn param_values_from(
+    project: &toml::Table,
+    stage: &Stage,
+    read: &mut dyn FnMut(&str) -> Result<Option<String>>,
+) -> Result<BTreeMap<String, String>> {
+    let default = default_params_file(project);
     let mut files: HashMap<String, crate::record::files::Values> = HashMap::new();
     let mut out = BTreeMap::new();
     for p in &stage.params {
         if !files.contains_key(&p.file) {
-            let text = fs_err::read_to_string(ws.abs(&p.file))
-                .map_err(|e| Error::Other(format!("{}: param file: {e}", stage.origin())))?;
+            let text = read(&p.file)?.ok_or_else(|| {
+                Error::Other(format!(
+                    "{}: param file `{}` does not exist",
+                    stage.origin(),
+                    p.file
+                ))
+            })?;
             files.insert(p.file.clone(), crate::record::files::parse(&text, &p.file)?);
         }
         let values = &files[&p.file];
@@ -259,6 +282,55 @@ fn restore(
     Ok(true)
 }
 
+/// Remove a stage's outputs before its command runs, as DVC does: the command then starts from
+/// nothing, and cannot write through a hard link or symlink into a cache object (which would
+/// corrupt the cache, and anything sharing the object). Only outputs whose content the cache
+/// holds are removed (a link is always removed: it is not data); anything else stays, so no
+/// unsaved work is lost.
+fn clear_outputs(ws: &Workspace, stage: &Stage, now: &BTreeMap<String, Option<Oid>>) -> Result<()> {
+    for o in &stage.outs {
+        let abs = ws.abs(o);
+        let Ok(meta) = std::fs::symlink_metadata(&abs) else {
+            continue;
+        };
+        if meta.file_type().is_symlink() {
+            fs_err::remove_file(&abs)?;
+            continue;
+        }
+        let Some(Some(oid)) = now.get(o) else {
+            continue;
+        };
+        let recoverable = if meta.is_dir() {
+            crate::data::load_manifest(ws, *oid, o).is_ok_and(|m| {
+                let files: Vec<Oid> = m
+                    .entries
+                    .iter()
+                    .filter_map(|e| match e.kind {
+                        crate::data::manifest::EntryKind::File { oid, .. } => Some(oid),
+                        _ => None,
+                    })
+                    .collect();
+                ws.cache.count_missing(&files) == 0
+            })
+        } else {
+            ws.cache.contains(oid)
+        };
+        if !recoverable {
+            tracing::info!(
+                "stage `{}`: `{o}` is not in the cache; left in place",
+                stage.name
+            );
+            continue;
+        }
+        if meta.is_dir() {
+            fs_err::remove_dir_all(&abs)?;
+        } else {
+            fs_err::remove_file(&abs)?;
+        }
+    }
+    Ok(())
+}
+
 /// Process groups of running stages, so a Ctrl-C or SIGTERM can stop each stage and everything
 /// it started.
 #[derive(Default)]
@@ -309,7 +381,27 @@ fn execute(
     running: &Running,
 ) -> Result<()> {
     let dir = match &stage.wdir {
-        Some(w) => ws.abs(w),
+        Some(w) => {
+            // Checked now, not by the shell: a missing directory or a symlink out of the
+            // repository must not get as far as running the command.
+            let dir = ws.abs(w);
+            match std::fs::canonicalize(&dir) {
+                Ok(real) if real.starts_with(ws.root()) && real.is_dir() => real,
+                Ok(real) if !real.starts_with(ws.root()) => {
+                    return Err(Error::Other(format!(
+                        "{}: `wdir = \"{w}\"` leads outside the repository (to `{}`); not run",
+                        stage.origin(),
+                        real.display()
+                    )));
+                }
+                _ => {
+                    return Err(Error::Other(format!(
+                        "{}: `wdir = \"{w}\"` is not a directory; create it or fix `wdir`",
+                        stage.origin()
+                    )));
+                }
+            }
+        }
         None => ws.root().to_path_buf(),
     };
     let mut cmd = Command::new("sh");
@@ -368,8 +460,13 @@ fn execute(
     let missing: Vec<&String> = stage.outs.iter().filter(|o| !ws.abs(o).exists()).collect();
     if !missing.is_empty() {
         return Err(Error::Other(format!(
-            "stage `{}` succeeded but did not produce its declared output(s): {}",
+            "stage `{}` succeeded but did not produce its declared {}: {}",
             stage.name,
+            if missing.len() == 1 {
+                "output"
+            } else {
+                "outputs"
+            },
             missing
                 .iter()
                 .map(|m| format!("`{m}`"))
@@ -404,18 +501,36 @@ fn bring_up_to_date(
         reasons.insert(0, "--force".into());
     }
     if reasons.is_empty() {
+        tracing::info!("stage `{}` up to date", stage.name);
         return Ok((Outcome::Skipped, reasons, None));
     }
+    tracing::info!("stage `{}` stale: {}", stage.name, reasons.join("; "));
     if opts.dry_run {
         return Ok((Outcome::WouldRun, reasons, None));
+    }
+    // A dep that is tracked data not checked out (a fresh clone): running without it would fail
+    // in the stage's own words; say what to do instead.
+    if let Some((d, _)) = deps
+        .iter()
+        .find(|(d, oid)| oid.is_none() && super::dag::is_tracked_data(ws.root(), d))
+    {
+        return Err(Error::Other(format!(
+            "{}: dep `{d}` is tracked data that is not in the work tree; get it with `git ml pull` (or `git ml checkout` if it is in the cache)",
+            stage.origin()
+        )));
     }
     let key = cache_key(stage, &deps, &params);
     let outcome = if !opts.force
         && !stage.always_run
+        // A persisted output depends on what was there before, which the key does not cover.
+        && !stage.persist
         && restore(ws, stage, &key, opts.remote, opts.jobs.max(4))?
     {
         Outcome::Restored
     } else {
+        if !stage.persist {
+            clear_outputs(ws, stage, &outs_now)?;
+        }
         execute(ws, stage, out, running)?;
         if running.interrupted() {
             return Err(Error::Other(format!("stage `{}` interrupted", stage.name)));
@@ -479,6 +594,20 @@ pub fn run(
     opts: &RunOptions,
     out: &(dyn Fn(&str, &str) + Sync),
 ) -> Result<RunReport> {
+    // One run at a time per repository: a second waits, then finds up to date what the first
+    // brought up to date (so no stage runs twice and no lock entry is lost).
+    let _run_lock = if opts.dry_run {
+        None
+    } else {
+        let dir = ws.gitml_dir();
+        fs_err::create_dir_all(&dir)?;
+        Some(crate::lock::RepoLock::acquire_named(
+            &dir,
+            "run.lock",
+            std::time::Duration::from_secs(ws.config.lock_timeout),
+            &|holder| out("run", &format!("waiting for {holder} to finish")),
+        )?)
+    };
     let running = Running::default();
     let mut signals = signal_hook::iterator::Signals::new([
         signal_hook::consts::SIGINT,

@@ -32,7 +32,7 @@ impl Declared {
             let Some(v) = project.get(section).and_then(|s| s.get("files")) else {
                 return Ok(Vec::new());
             };
-            match v {
+            let files: Vec<String> = match v {
                 toml::Value::String(s) => Ok(vec![s.clone()]),
                 toml::Value::Array(items) => items
                     .iter()
@@ -47,7 +47,15 @@ impl Declared {
                 _ => Err(bad(format!(
                     "[{section}] files must be a path or a list of paths"
                 ))),
+            }?;
+            // A cloned repository must not make `record` read (and publish in a note) a file
+            // outside it.
+            for f in &files {
+                crate::data::path::check_relative(f, &|| {
+                    format!("{} [{section}] files", crate::config::PROJECT_FILE)
+                })?;
             }
+            Ok(files)
         };
         let mut models = BTreeMap::new();
         if let Some(t) = project.get("models").and_then(|m| m.as_table()) {
@@ -56,11 +64,33 @@ impl Declared {
                     .get("path")
                     .and_then(|p| p.as_str())
                     .ok_or_else(|| bad(format!("[models.{name}] needs `path = \"...\"`")))?;
-                models.insert(name.clone(), path.trim_end_matches('/').to_string());
+                let path = path.trim_end_matches('/');
+                crate::data::path::check_relative(path, &|| {
+                    format!("{} [models.{name}] path", crate::config::PROJECT_FILE)
+                })?;
+                models.insert(name.clone(), path.to_string());
+            }
+        }
+        let mut metrics_files = list("metrics")?;
+        // A stage's `metrics` are metrics files too (validated with the stages).
+        if let Some(stages) = project.get("stages").and_then(|s| s.as_table()) {
+            for stage in stages.values() {
+                let files: Vec<&str> = match stage.get("metrics") {
+                    Some(toml::Value::String(f)) => vec![f.as_str()],
+                    Some(toml::Value::Array(a)) => a.iter().filter_map(|v| v.as_str()).collect(),
+                    _ => Vec::new(),
+                };
+                for f in files {
+                    if crate::data::path::check_relative(f, &String::new).is_ok()
+                        && !metrics_files.iter().any(|m| m == f)
+                    {
+                        metrics_files.push(f.to_string());
+                    }
+                }
             }
         }
         Ok(Declared {
-            metrics_files: list("metrics")?,
+            metrics_files,
             params_files: list("params")?,
             models,
         })
@@ -81,34 +111,41 @@ pub struct RecordOptions {
 
 #[derive(Debug, serde::Serialize)]
 pub struct Recorded {
-    pub commit: String,
+    /// The commit the run was recorded on: HEAD when the run's inputs are HEAD's, else `null`.
+    pub commit: Option<String>,
+    /// The pending run's name when it waits for the commit that carries its inputs (also when it
+    /// is on HEAD and its outputs are not committed yet: the commit that adds them gets it too).
+    pub pending: Option<String>,
     pub run: Run,
     pub warnings: Vec<Warning>,
 }
 
-/// Read declared files from the working tree into (metrics, params), with warnings for missing
-/// ones (a declared file that is absent is normal before the first training run).
+/// Read declared files of the working tree (through tracked data when they live inside it) into
+/// (metrics, params), with warnings for missing ones (a declared file that is absent is normal
+/// before the first training run) and for keys that collide.
 fn worktree_values(ws: &Workspace, d: &Declared) -> Result<(Values, Values, Vec<Warning>)> {
+    let mut reader = super::at::Reader::new(ws)?;
     let mut warnings = Vec::new();
-    let mut read = |files_: &[String]| -> Result<Values> {
+    let mut read = |reader: &mut super::at::Reader<'_>, files_: &[String]| -> Result<Values> {
         let mut out = Values::new();
         for f in files_ {
-            match std::fs::read_to_string(ws.abs(f)) {
-                Ok(text) => out.extend(files::parse(&text, f)?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => warnings.push(Warning {
+            match reader.file(None, f)? {
+                Some(bytes) => {
+                    let text = String::from_utf8_lossy(&bytes);
+                    let (values, collisions) = files::parse_report(&text, f)?;
+                    warnings.extend(collisions.into_iter().map(|message| Warning { message }));
+                    out.extend(values);
+                }
+                None => warnings.push(Warning {
                     message: format!("`{f}` (declared in gitml.toml) does not exist"),
                 }),
-                Err(e) => {
-                    return Err(fs_err::read_to_string(ws.abs(f))
-                        .err()
-                        .map_or(e.into(), Into::into));
-                }
             }
         }
         Ok(out)
     };
-    let metrics = read(&d.metrics_files)?;
-    let params = read(&d.params_files)?;
+    let metrics = read(&mut reader, &d.metrics_files)?;
+    let params = read(&mut reader, &d.params_files)?;
+    warnings.extend(reader.warnings);
     Ok((metrics, params, warnings))
 }
 
@@ -191,29 +228,26 @@ fn dirty_paths(ws: &Workspace) -> Result<Vec<String>> {
     Ok(dirty)
 }
 
-/// Add a run to HEAD's note.
+/// Record a run (`git ml record`): on HEAD when the tracked files other than the metrics files
+/// read, and the tracked data, are HEAD's; else it waits as a pending run for the commit that
+/// carries them. `allow_dirty` records on HEAD regardless, marked dirty (never used as HEAD's
+/// metrics).
 pub fn record(ws: &Workspace, opts: &RecordOptions) -> Result<Recorded> {
     let root = ws.root();
-    let commit = git::resolve_commit(root, "HEAD").map_err(|_| {
-        Error::Other("there is no commit to record on yet; commit first (`git commit`)".into())
-    })?;
+    let head = head_commit(ws)?;
     let declared = Declared::from_project(&ws.config.project)?;
-    let dirty = dirty_paths(ws)?;
-    if !dirty.is_empty() && !opts.allow_dirty {
-        let shown: Vec<String> = dirty.iter().take(10).map(|p| format!("`{p}`")).collect();
-        return Err(Error::Dirty {
-            count: dirty.len(),
-            paths: shown.join(", "),
-        });
-    }
     let (mut metrics, mut params, mut warnings) = worktree_values(ws, &declared)?;
+    let mut excluded = declared.metrics_files.clone();
     for f in &opts.metrics_files {
         let rel = ws
             .repo
             .relativize(&ws.cwd, f)
             .unwrap_or_else(|_| f.display().to_string());
         let text = fs_err::read_to_string(ws.cwd.join(f))?;
-        metrics.extend(files::parse(&text, &rel)?);
+        let (values, collisions) = files::parse_report(&text, &rel)?;
+        warnings.extend(collisions.into_iter().map(|message| Warning { message }));
+        metrics.extend(values);
+        excluded.push(rel);
     }
     for f in &opts.params_files {
         let rel = ws
@@ -221,7 +255,9 @@ pub fn record(ws: &Workspace, opts: &RecordOptions) -> Result<Recorded> {
             .relativize(&ws.cwd, f)
             .unwrap_or_else(|_| f.display().to_string());
         let text = fs_err::read_to_string(ws.cwd.join(f))?;
-        params.extend(files::parse(&text, &rel)?);
+        let (values, collisions) = files::parse_report(&text, &rel)?;
+        warnings.extend(collisions.into_iter().map(|message| Warning { message }));
+        params.extend(values);
     }
     for m in &opts.metrics {
         let (k, v) = files::parse_assignment(m)?;
@@ -246,7 +282,7 @@ pub fn record(ws: &Workspace, opts: &RecordOptions) -> Result<Recorded> {
         tags.insert(k.trim().to_string(), v.trim().to_string());
     }
     let data = worktree_data(ws)?;
-    let run = Run {
+    let mut run = Run {
         id: super::new_id(),
         time: super::now_rfc3339(),
         source: source(),
@@ -257,15 +293,112 @@ pub fn record(ws: &Workspace, opts: &RecordOptions) -> Result<Recorded> {
         models: models_of(&declared, &data),
         data,
         tags,
-        dirty: !dirty.is_empty(),
+        dirty: false,
     };
-    let _lock = ws.lock(&|_| {})?;
-    notes::append(root, &commit, &[run.to_line()])?;
+    if opts.allow_dirty {
+        run.dirty = !dirty_paths(ws)?.is_empty();
+        let _lock = ws.lock(&|_| {})?;
+        notes::append(root, &head, &[run.to_line()])?;
+        return Ok(Recorded {
+            commit: Some(head),
+            pending: None,
+            run,
+            warnings,
+        });
+    }
+    let inputs = super::pending::tree_inputs(ws, &head, &excluded)?;
+    let mut r = place(ws, &head, inputs, run, &excluded)?;
+    r.warnings.splice(0..0, warnings);
+    Ok(r)
+}
+
+/// The commit HEAD names, or an error saying there is none yet.
+fn head_commit(ws: &Workspace) -> Result<String> {
+    git::resolve_commit(ws.root(), "HEAD").map_err(|_| {
+        Error::Other("there is no commit to record on yet; commit first (`git commit`)".into())
+    })
+}
+
+/// Put a run where its inputs say: on HEAD when HEAD carries them (and pending as well when
+/// `outputs` are not committed yet, for the commit that adds them), else pending.
+fn place(
+    ws: &Workspace,
+    head: &str,
+    inputs: super::pending::Inputs,
+    run: Run,
+    outputs: &[String],
+) -> Result<Recorded> {
+    let mut reader = super::at::Reader::new(ws)?;
+    let on_head = super::pending::carries(&mut reader, head, &inputs)?;
+    let warnings = std::mem::take(&mut reader.warnings);
+    let uncommitted = on_head && !outputs.is_empty() && {
+        let mut args = vec!["status", "--porcelain", "-z", "--"];
+        args.extend(outputs.iter().map(String::as_str));
+        !git::run(ws.root(), &args)?.is_empty()
+    };
+    let pending = if !on_head || uncommitted {
+        let p = super::pending::Pending::new(head.to_string(), inputs, run.clone());
+        Some(super::pending::save(ws, &p)?)
+    } else {
+        None
+    };
+    if on_head {
+        let _lock = ws.lock(&|_| {})?;
+        notes::append(ws.root(), head, &[run.to_line()])?;
+    }
     Ok(Recorded {
-        commit,
+        commit: on_head.then(|| head.to_string()),
+        pending,
         run,
         warnings,
     })
+}
+
+/// Record a pipeline run (`git ml run`) whose stages left `lock`: metrics from the stages'
+/// metrics files, params from the files they read; placed by the stages' inputs (see
+/// [`super::pending`]).
+pub fn record_pipeline(
+    ws: &Workspace,
+    stages: &[crate::pipeline::Stage],
+    lock: &crate::pipeline::lockfile::LockFile,
+    command: &str,
+    duration: f64,
+) -> Result<Recorded> {
+    let head = head_commit(ws)?;
+    let mut declared = Declared::from_project(&ws.config.project)?;
+    for s in stages {
+        for p in &s.params {
+            if !declared.params_files.contains(&p.file) {
+                declared.params_files.push(p.file.clone());
+            }
+        }
+    }
+    let (metrics, params, warnings) = worktree_values(ws, &declared)?;
+    let data = worktree_data(ws)?;
+    let run = Run {
+        id: super::new_id(),
+        time: super::now_rfc3339(),
+        source: source(),
+        command: Some(command.to_string()),
+        duration: Some(duration),
+        metrics,
+        params,
+        models: models_of(&declared, &data),
+        data,
+        tags: BTreeMap::new(),
+        dirty: false,
+    };
+    let mut reader = super::at::Reader::new(ws)?;
+    let inputs = super::pending::pipeline_inputs(ws, &mut reader, stages, lock)?;
+    drop(reader);
+    let mut outputs = vec![crate::pipeline::lockfile::FILE.to_string()];
+    for s in stages {
+        outputs.extend(s.outs.iter().map(|o| crate::data::pointer::pointer_path(o)));
+        outputs.extend(s.metrics.iter().cloned());
+    }
+    let mut r = place(ws, &head, inputs, run, &outputs)?;
+    r.warnings.splice(0..0, warnings);
+    Ok(r)
 }
 
 /// `record --from REV`: copy REV's runs to HEAD, only if both commits have the same tree (a
@@ -301,29 +434,54 @@ pub fn copy_from(ws: &Workspace, rev: &str) -> Result<(String, usize)> {
     Ok((head, lines.len()))
 }
 
-/// What a commit (an oid) says: its runs, else its declared files, else nothing. Everything is
-/// read through one `git cat-file --batch`.
-pub fn snapshot_at(batch: &mut git::Batch, commit: &str, declared: &Declared) -> Result<Snapshot> {
-    if let Some(note) = batch.note(notes::REF, commit)? {
-        let (runs, warnings) = super::parse_note(&String::from_utf8_lossy(&note), commit);
-        if !runs.is_empty() {
+/// What a commit (an oid) says: its runs, else its declared files (read through tracked data
+/// when they live inside it), else nothing. Pending runs whose inputs the commit carries are
+/// adopted first. Dirty runs (recorded with uncommitted changes) are never the commit's metrics:
+/// they are kept apart in [`Snapshot::dirty`].
+pub fn snapshot_at(
+    reader: &mut super::at::Reader<'_>,
+    commit: &str,
+    declared: &Declared,
+) -> Result<Snapshot> {
+    super::pending::adopt(reader, commit)?;
+    let mut warnings = Vec::new();
+    let mut dirty = Vec::new();
+    if let Some(note) = reader.batch.note(notes::REF, commit)? {
+        let (runs, w) = super::parse_note(&String::from_utf8_lossy(&note), commit);
+        warnings.extend(w);
+        let (clean, unclean): (Vec<Run>, Vec<Run>) = runs.into_iter().partition(|r| !r.dirty);
+        dirty = unclean;
+        if !clean.is_empty() {
             return Ok(Snapshot {
                 commit: Some(commit.to_string()),
                 origin: Origin::Record,
-                runs,
+                runs: clean,
+                dirty,
                 warnings,
             });
         }
+        if !dirty.is_empty() {
+            warnings.push(Warning {
+                message: format!(
+                    "{} of {} was recorded with uncommitted changes (dirty); it is not used as the commit's metrics",
+                    if dirty.len() == 1 { "the only run".to_string() } else { format!("all {} runs", dirty.len()) },
+                    &commit[..12.min(commit.len())]
+                ),
+            });
+        }
     }
-    let mut warnings = Vec::new();
     let mut found = false;
-    let mut read = |batch: &mut git::Batch, list: &[String]| -> Result<Values> {
+    let mut read = |reader: &mut super::at::Reader<'_>, list: &[String]| -> Result<Values> {
         let mut out = Values::new();
         for f in list {
-            // A file DVC cached was never in the tree: its commit's DVC files name it.
-            let bytes = match batch.file(commit, f)? {
-                Some(b) => Some(b),
-                None => super::dvc_era::file(batch, commit, f)?,
+            let bytes = match reader.file(Some(commit), f) {
+                Ok(b) => b,
+                Err(e) => {
+                    warnings.push(Warning {
+                        message: format!("{e} (at {}); ignored", &commit[..12.min(commit.len())]),
+                    });
+                    None
+                }
             };
             if let Some(b) = bytes {
                 found = true;
@@ -337,13 +495,15 @@ pub fn snapshot_at(batch: &mut git::Batch, commit: &str, declared: &Declared) ->
         }
         Ok(out)
     };
-    let metrics = read(batch, &declared.metrics_files)?;
-    let params = read(batch, &declared.params_files)?;
+    let metrics = read(reader, &declared.metrics_files)?;
+    let params = read(reader, &declared.params_files)?;
+    warnings.append(&mut reader.warnings);
     if !found {
         return Ok(Snapshot {
             commit: Some(commit.to_string()),
             origin: Origin::None,
             runs: Vec::new(),
+            dirty,
             warnings,
         });
     }
@@ -351,6 +511,7 @@ pub fn snapshot_at(batch: &mut git::Batch, commit: &str, declared: &Declared) ->
         commit: Some(commit.to_string()),
         origin: Origin::Files,
         runs: vec![files_run(metrics, params)],
+        dirty,
         warnings,
     })
 }
@@ -374,6 +535,7 @@ pub fn snapshot_worktree(ws: &Workspace, declared: &Declared) -> Result<Snapshot
         } else {
             vec![run]
         },
+        dirty: Vec::new(),
         warnings,
     })
 }

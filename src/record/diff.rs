@@ -260,24 +260,10 @@ fn param_rows(old: &Snapshot, new: &Snapshot) -> Vec<ParamRow> {
 
 /// Tracked path -> pointer at a side.
 fn pointers(
-    ws: &Workspace,
-    batch: &mut git::Batch,
+    reader: &mut super::at::Reader<'_>,
     commit: Option<&str>,
 ) -> Result<BTreeMap<String, Pointer>> {
-    let mut out = BTreeMap::new();
-    match commit {
-        None => {
-            for t in ws.find_tracked()? {
-                out.insert(t.path.clone(), ws.read_pointer(&t)?);
-            }
-        }
-        Some(c) => {
-            for p in batch.pointers(c, &[])? {
-                out.insert(p.path, p.pointer);
-            }
-        }
-    }
-    Ok(out)
+    Ok(reader.pointers(commit)?.into_iter().collect())
 }
 
 fn data_rows(
@@ -365,14 +351,14 @@ fn model_rows(
 fn side(
     ws: &Workspace,
     rev: &str,
-    batch: &mut git::Batch,
+    reader: &mut super::at::Reader<'_>,
     declared: &Declared,
 ) -> Result<(Side, Snapshot, BTreeMap<String, Pointer>)> {
     let root = ws.root();
     let snap = if rev == WORKSPACE {
         snapshot_worktree(ws, declared)?
     } else {
-        let commit = batch.commit(rev).map_err(|e| {
+        let commit = reader.batch.commit(rev).map_err(|e| {
             if git::is_shallow(root) {
                 Error::Other(format!(
                     "`{rev}` is not in this shallow clone; fetch the history (`git fetch --unshallow`, or `fetch-depth: 0` in actions/checkout)"
@@ -381,9 +367,9 @@ fn side(
                 e
             }
         })?;
-        snapshot_at(batch, &commit, declared)?
+        snapshot_at(reader, &commit, declared)?
     };
-    let ptrs = pointers(ws, batch, snap.commit.as_deref())?;
+    let ptrs = pointers(reader, snap.commit.as_deref())?;
     let s = Side {
         rev: rev.to_string(),
         commit: snap.commit.clone(),
@@ -396,9 +382,9 @@ fn side(
 /// Compare two sides (see [`resolve`]).
 pub fn diff(ws: &Workspace, old_rev: &str, new_rev: &str) -> Result<DiffReport> {
     let declared = Declared::from_project(&ws.config.project)?;
-    let mut batch = git::Batch::new(ws.root())?;
-    let (old, old_snap, old_ptrs) = side(ws, old_rev, &mut batch, &declared)?;
-    let (new, new_snap, new_ptrs) = side(ws, new_rev, &mut batch, &declared)?;
+    let mut reader = super::at::Reader::new(ws)?;
+    let (old, old_snap, old_ptrs) = side(ws, old_rev, &mut reader, &declared)?;
+    let (new, new_snap, new_ptrs) = side(ws, new_rev, &mut reader, &declared)?;
     let mut warnings = old_snap.warnings.clone();
     warnings.extend(new_snap.warnings.clone());
     Ok(DiffReport {

@@ -37,17 +37,50 @@ impl Format {
     }
 }
 
+/// Deeper nesting than this is refused before parsing: nobody's metrics are 64 levels deep, and
+/// some parsers take quadratic time on deeply nested flow collections.
+const MAX_DEPTH: usize = 64;
+
 /// Parse and flatten `text`, the content of `name`.
 pub fn parse(text: &str, name: &str) -> Result<Values> {
-    let bad = |message: String| Error::Config {
-        file: name.to_string(),
-        message,
+    parse_report(text, name).map(|(values, _)| values)
+}
+
+/// [`parse`], with the warnings it has: keys that collide once flattened (`{"a.b": 1, "a":
+/// {"b": 2}}`: the later one is kept).
+pub fn parse_report(text: &str, name: &str) -> Result<(Values, Vec<String>)> {
+    let bad = |message: String| {
+        let mut message = message.replace('\n', " ");
+        if message.len() > 300 {
+            let mut cut = 300;
+            while !message.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            message.truncate(cut);
+            message.push_str("...");
+        }
+        Error::Metrics {
+            file: name.to_string(),
+            message,
+        }
     };
     let format = Format::of(name).ok_or_else(|| {
         bad("unknown format: metrics and params files end in .json, .yaml, .yml or .toml".into())
     })?;
+    if nesting(text) > MAX_DEPTH {
+        return Err(bad(format!(
+            "nested more than {MAX_DEPTH} levels deep; metrics and params are a table of names and values"
+        )));
+    }
     let value: Value = match format {
-        Format::Json => serde_json::from_str(text).map_err(|e| bad(e.to_string()))?,
+        Format::Json => match serde_json::from_str(text) {
+            Ok(v) => v,
+            // Python's `json.dump` writes bare NaN and Infinity, which JSON does not allow; they
+            // are what users' code emits, so read them (as the strings non-finite values become).
+            Err(e) => relax_json(text)
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .ok_or_else(|| bad(e.to_string()))?,
+        },
         Format::Yaml => {
             let y: serde_yaml_ng::Value =
                 serde_yaml_ng::from_str(text).map_err(|e| bad(e.to_string()))?;
@@ -55,13 +88,18 @@ pub fn parse(text: &str, name: &str) -> Result<Values> {
         }
         Format::Toml => {
             let t: toml::Value =
-                toml::from_str(text).map_err(|e| bad(e.to_string().trim().into()))?;
+                toml::from_str(text).map_err(|e| bad(crate::config::toml_error(text, &e)))?;
             toml_to_json(t)
         }
     };
     let mut out = Values::new();
+    let mut warnings = Vec::new();
     match value {
-        Value::Object(_) => flatten("", value, &mut out),
+        Value::Object(_) => flatten("", value, &mut out, &mut |key| {
+            warnings.push(format!(
+                "{name}: `{key}` appears twice once nested keys are joined with `.`; the last one is kept"
+            ))
+        }),
         Value::Null => {}
         other => {
             return Err(bad(format!(
@@ -70,7 +108,78 @@ pub fn parse(text: &str, name: &str) -> Result<Values> {
             )));
         }
     }
-    Ok(out)
+    Ok((out, warnings))
+}
+
+/// The deepest nesting of `[`/`{` outside quoted strings (an upper bound for YAML block style,
+/// which it does not count; serde_yaml bounds that itself).
+fn nesting(text: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None => match c {
+                '"' | '\'' => quote = Some(c),
+                '[' | '{' => {
+                    depth += 1;
+                    max = max.max(depth);
+                }
+                ']' | '}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+        }
+    }
+    max
+}
+
+/// JSON with Python's bare `NaN`, `Infinity` and `-Infinity` written as the strings git-ml keeps
+/// non-finite values as; `None` if there were none to rewrite.
+fn relax_json(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut changed = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else {
+            let token = [
+                ("-Infinity", "\"-inf\""),
+                ("Infinity", "\"inf\""),
+                ("NaN", "\"nan\""),
+            ]
+            .into_iter()
+            .find(|(t, _)| rest.starts_with(t));
+            if let Some((t, replacement)) = token {
+                out.push_str(replacement);
+                rest = &rest[t.len()..];
+                changed = true;
+                continue;
+            }
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    changed.then_some(out)
 }
 
 fn kind(v: &Value) -> &'static str {
@@ -84,7 +193,7 @@ fn kind(v: &Value) -> &'static str {
     }
 }
 
-fn flatten(prefix: &str, v: Value, out: &mut Values) {
+fn flatten(prefix: &str, v: Value, out: &mut Values, collided: &mut dyn FnMut(&str)) {
     let key = |k: &str| {
         if prefix.is_empty() {
             k.to_string()
@@ -95,16 +204,18 @@ fn flatten(prefix: &str, v: Value, out: &mut Values) {
     match v {
         Value::Object(map) => {
             for (k, v) in map {
-                flatten(&key(&k), v, out);
+                flatten(&key(&k), v, out, collided);
             }
         }
         Value::Array(items) => {
             for (i, v) in items.into_iter().enumerate() {
-                flatten(&key(&i.to_string()), v, out);
+                flatten(&key(&i.to_string()), v, out, collided);
             }
         }
         other => {
-            out.insert(prefix.to_string(), other);
+            if out.insert(prefix.to_string(), other).is_some() {
+                collided(prefix);
+            }
         }
     }
 }
@@ -239,6 +350,33 @@ mod tests {
         assert!(e.starts_with("metrics.json:"), "{e}");
         assert!(parse("[1, 2]", "m.json").is_err());
         assert!(parse("a: 1", "m.txt").is_err());
+    }
+
+    #[test]
+    fn python_json_and_hostile_shapes() {
+        let v = parse(
+            r#"{"loss": NaN, "best": Infinity, "worst": -Infinity, "s": "NaN"}"#,
+            "m.json",
+        )
+        .unwrap();
+        assert_eq!(v["loss"], Value::from("nan"));
+        assert_eq!(v["best"], Value::from("inf"));
+        assert_eq!(v["worst"], Value::from("-inf"));
+        assert_eq!(
+            v["s"],
+            Value::from("NaN"),
+            "text inside strings is left alone"
+        );
+        let (_, warnings) = parse_report(r#"{"a.b": 1, "a": {"b": 2}}"#, "m.json").unwrap();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        let deep = format!("a: {}1{}", "{b: ".repeat(100_000), "}".repeat(100_000));
+        let t = std::time::Instant::now();
+        let e = parse(&deep, "m.yaml").unwrap_err().to_string();
+        assert!(e.contains("nested"), "{e}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(2));
+        let long = format!("{{\"a\": [{}x]}}", "1,".repeat(300_000));
+        let e = parse(&long, "m.json").unwrap_err().to_string();
+        assert!(e.len() < 500, "{} bytes", e.len());
     }
 
     #[test]

@@ -58,13 +58,19 @@ pub fn log(ws: &Workspace, range: &str, only: &[String], max: Option<usize>) -> 
     let root = ws.root();
     let declared = Declared::from_project(&ws.config.project)?;
     let commits = git::log(root, range, true, max)?;
-    let index = NotesIndex::load(root)?;
     let ids: Vec<String> = commits.iter().map(|c| c.commit.clone()).collect();
+    let mut reader = super::at::Reader::new(ws)?;
+    super::pending::adopt_among(&mut reader, &ids)?;
+    let index = NotesIndex::load(root)?;
     let mut notes = index.runs(root, &ids)?;
     // Commits without records: their declared metrics files, all in one batch.
     let fallback: Vec<String> = ids
         .iter()
-        .filter(|c| notes.get(*c).is_none_or(|(runs, _)| runs.is_empty()))
+        .filter(|c| {
+            notes
+                .get(*c)
+                .is_none_or(|(runs, _)| runs.iter().all(|r| r.dirty))
+        })
         .flat_map(|c| {
             declared
                 .metrics_files
@@ -73,16 +79,19 @@ pub fn log(ws: &Workspace, range: &str, only: &[String], max: Option<usize>) -> 
         })
         .collect();
     let blobs = git::cat_batch(root, &fallback)?;
-    // Files DVC cached were never in a tree (commits from before `git ml import dvc`).
-    let mut dvc_batch: Option<git::Batch> = None;
     let mut warnings = Vec::new();
     let mut entries = Vec::new();
     for c in commits {
         let (origin, runs, m) = match notes.remove(&c.commit) {
-            Some((runs, w)) if !runs.is_empty() => {
+            // Dirty runs are never a commit's metrics.
+            Some((runs, w)) if runs.iter().any(|r| !r.dirty) => {
                 warnings.extend(w);
-                let vals: Vec<&Values> = runs.iter().map(|r| &r.metrics).collect();
-                (Origin::Record, runs.len(), means(&vals))
+                let vals: Vec<&Values> = runs
+                    .iter()
+                    .filter(|r| !r.dirty)
+                    .map(|r| &r.metrics)
+                    .collect();
+                (Origin::Record, vals.len(), means(&vals))
             }
             other => {
                 if let Some((_, w)) = other {
@@ -91,20 +100,12 @@ pub fn log(ws: &Workspace, range: &str, only: &[String], max: Option<usize>) -> 
                 let mut vals = Values::new();
                 let mut found = false;
                 for f in &declared.metrics_files {
-                    let mut b = blobs.get(&format!("{}:{f}", c.commit));
-                    let dvc_era = if b.is_none() && super::dvc_era::possible(root) {
-                        if dvc_batch.is_none() {
-                            dvc_batch = Some(git::Batch::new(root)?);
-                        }
-                        let batch = dvc_batch.as_mut().expect("just opened");
-                        super::dvc_era::file(batch, &c.commit, f)?
-                    } else {
-                        None
+                    // In the git tree, else inside tracked data (through the pointer).
+                    let inside = match blobs.get(&format!("{}:{f}", c.commit)) {
+                        Some(_) => None,
+                        None => reader.file(Some(&c.commit), f).unwrap_or(None),
                     };
-                    if b.is_none() {
-                        b = dvc_era.as_ref();
-                    }
-                    if let Some(b) = b {
+                    if let Some(b) = blobs.get(&format!("{}:{f}", c.commit)).or(inside.as_ref()) {
                         found = true;
                         match files::parse(&String::from_utf8_lossy(b), f) {
                             Ok(v) => vals.extend(v),
@@ -130,6 +131,9 @@ pub fn log(ws: &Workspace, range: &str, only: &[String], max: Option<usize>) -> 
             metrics: m,
         });
     }
+    warnings.append(&mut reader.warnings);
+    let mut seen = std::collections::HashSet::new();
+    warnings.retain(|w| seen.insert(w.message.clone()));
     let names: Vec<String> = if only.is_empty() {
         let all: BTreeSet<&String> = entries.iter().flat_map(|e| e.metrics.keys()).collect();
         all.into_iter().cloned().collect()

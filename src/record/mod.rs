@@ -7,12 +7,14 @@
 //! Revisions without a record fall back to the metrics and params files declared in `gitml.toml`,
 //! read from the revision's tree, and every answer says which source it used.
 
+pub mod at;
 pub mod capture;
 pub mod diff;
 pub mod dvc_era;
 pub mod files;
 pub mod log;
 pub mod notes;
+pub mod pending;
 pub mod sync;
 
 use std::collections::BTreeMap;
@@ -123,6 +125,9 @@ pub struct Snapshot {
     pub commit: Option<String>,
     pub origin: Origin,
     pub runs: Vec<Run>,
+    /// Runs recorded with uncommitted changes: shown, labelled, but never the side's metrics.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dirty: Vec<Run>,
     pub warnings: Vec<Warning>,
 }
 

@@ -33,11 +33,40 @@ fn load(file: &Path) -> Result<DocumentMut> {
 }
 
 fn save(file: &Path, doc: &DocumentMut) -> Result<()> {
+    write_text(file, &doc.to_string())
+}
+
+fn write_text(file: &Path, text: &str) -> Result<()> {
     if let Some(dir) = file.parent() {
         fs_err::create_dir_all(dir)?;
     }
-    fsutil::atomic_write(file, doc.to_string().as_bytes(), 0o644)?;
+    let mut text = text.to_string();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    fsutil::atomic_write(file, text.as_bytes(), 0o644)?;
     Ok(())
+}
+
+/// Add a new table at the end of the file as text: a table inserted into the parsed document
+/// would land between an empty table and the comments below it (toml_edit keeps those as the
+/// document's trailing text), moving the user's comments under the new table.
+fn append_table(file: &Path, header: &str, body: &Table) -> Result<()> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut snippet = DocumentMut::new();
+    for (k, v) in body.iter() {
+        snippet.insert(k, v.clone());
+    }
+    let mut out = text.trim_end_matches('\n').to_string();
+    if !out.is_empty() {
+        out.push_str("\n\n");
+    }
+    out.push_str(&format!("[{header}]\n{snippet}"));
+    write_text(file, &out)
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -58,20 +87,18 @@ fn check_name(name: &str) -> Result<()> {
 /// Add `[remotes.NAME]` to `file`; refuses to replace an existing one.
 pub fn add(file: &Path, r: &NewRemote) -> Result<()> {
     check_name(&r.name)?;
-    let mut doc = load(file)?;
-    let remotes = doc
-        .entry("remotes")
-        .or_insert_with(|| {
-            let mut t = Table::new();
-            t.set_implicit(true);
-            Item::Table(t)
-        })
-        .as_table_mut()
-        .ok_or_else(|| Error::Config {
-            file: file.display().to_string(),
-            message: "`remotes` is not a table".into(),
-        })?;
-    if remotes.contains_key(&r.name) {
+    let doc = load(file)?;
+    let exists = match doc.get("remotes") {
+        None => false,
+        Some(Item::Table(t)) => t.contains_key(&r.name),
+        Some(_) => {
+            return Err(Error::Config {
+                file: file.display().to_string(),
+                message: "`remotes` is not a table".into(),
+            });
+        }
+    };
+    if exists {
         return Err(Error::RemoteConfig {
             remote: r.name.clone(),
             message: format!(
@@ -97,8 +124,7 @@ pub fn add(file: &Path, r: &NewRemote) -> Result<()> {
             t.insert(k, value(v));
         }
     }
-    remotes.insert(&r.name, Item::Table(t));
-    save(file, &doc)
+    append_table(file, &format!("remotes.{}", r.name), &t)
 }
 
 /// Remove `[remotes.NAME]` (and `core.remote` if it names it); false if it was not there.
@@ -124,16 +150,21 @@ pub fn remove(file: &Path, name: &str) -> Result<bool> {
 pub fn set_default(file: &Path, name: &str) -> Result<()> {
     check_name(name)?;
     let mut doc = load(file)?;
-    let core = doc
-        .entry("core")
-        .or_insert_with(|| Item::Table(Table::new()))
-        .as_table_mut()
-        .ok_or_else(|| Error::Config {
+    match doc.get_mut("core") {
+        None => {
+            let mut t = Table::new();
+            t.insert("remote", value(name));
+            append_table(file, "core", &t)
+        }
+        Some(Item::Table(core)) => {
+            core.insert("remote", value(name));
+            save(file, &doc)
+        }
+        Some(_) => Err(Error::Config {
             file: file.display().to_string(),
             message: "`core` is not a table".into(),
-        })?;
-    core.insert("remote", value(name));
-    save(file, &doc)
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -144,7 +175,11 @@ mod tests {
     fn edits_keep_comments() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("gitml.toml");
-        std::fs::write(&file, "# keep me\n[cache]\n# and me\nlink = [\"copy\"]\n").unwrap();
+        std::fs::write(
+            &file,
+            "# keep me\n[cache]\n# and me, with [cache]\n# dir = \"/x\"\n\n[gc]\ngrace = \"1d\"\n# gc's own note",
+        )
+        .unwrap();
         add(
             &file,
             &NewRemote {
@@ -158,9 +193,10 @@ mod tests {
         set_default(&file, "store").unwrap();
         let text = std::fs::read_to_string(&file).unwrap();
         assert!(
-            text.contains("# keep me") && text.contains("# and me"),
-            "{text}"
+            text.starts_with("# keep me\n[cache]\n# and me, with [cache]\n# dir = \"/x\"\n\n[gc]\ngrace = \"1d\"\n# gc's own note\n"),
+            "comments moved: {text}"
         );
+        assert!(text.ends_with('\n'), "{text:?}");
         let parsed: toml::Table = toml::from_str(&text).unwrap();
         assert_eq!(parsed["remotes"]["store"]["url"].as_str(), Some("s3://b/p"));
         assert_eq!(parsed["core"]["remote"].as_str(), Some("store"));

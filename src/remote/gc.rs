@@ -1,7 +1,8 @@
 //! Garbage collection of the local cache or a remote: remove objects that nothing keeps.
 //!
-//! Kept: every object that a pointer needs — in the work tree, at the tip of any branch
-//! (local or remote-tracking) or tag, or in the last `gc.keep_commits` commits of each branch —
+//! Kept: every object that a pointer needs — in any work tree or the index, at the tip of any
+//! ref (branches, remote-tracking branches, tags, every stash entry, refs a tool made), in the
+//! last `gc.keep_commits` commits of each, or in a commit a recent reflog entry names —
 //! including every chunk and file of a kept directory. Also kept: any object younger than
 //! `gc.grace`, because a push happens before the commit that will reference it. If a kept
 //! directory's manifest cannot be read (neither in the cache nor on the remote), gc stops: it
@@ -32,29 +33,62 @@ pub struct GcReport {
     /// Unreferenced objects kept because they are younger than the grace period.
     pub recent: u64,
     pub commits_scanned: u64,
+    /// Kept directories whose manifest could not be read (`--skip-unreadable`): the objects
+    /// only they need may have been removed.
+    pub unreadable: Vec<String>,
 }
 
-/// Every target any kept revision or the work tree points to, and how many commits were read.
+/// Every target that anything the user can still reach points to, and how many commits were read:
+/// the work tree (this one and every linked worktree), the index, `HEAD` and the pseudo-refs of
+/// an operation in progress, every ref (`refs/*`, stash entries included), the last
+/// `gc.keep_commits` commits of each ref, and every commit a reflog entry younger than
+/// `gc.grace` names.
 fn kept_targets(ws: &Workspace) -> Result<(Vec<Target>, u64)> {
     let root = ws.root();
     let mut targets = super::transfer::targets(ws, &Default::default())?;
-    let branches = crate::git::ref_tips(root, &["refs/heads", "refs/remotes"])?;
-    let mut commits =
-        crate::git::recent_commits(root, &branches, ws.config.gc_keep_commits.max(1))?;
-    commits.extend(crate::git::ref_tips(root, &["refs/tags"])?);
-    if let Ok(head) = crate::git::resolve_commit(root, "HEAD") {
-        commits.push(head);
+    let to_target = |c: crate::git::CommittedPointer| Target {
+        path: c.path,
+        kind: c.pointer.kind,
+        oid: c.pointer.oid,
+        size: c.pointer.size,
+    };
+    targets.extend(
+        crate::git::staged_pointers(root)?
+            .into_iter()
+            .map(to_target),
+    );
+    let tips = crate::git::all_ref_tips(root)?;
+    let mut commits = crate::git::recent_commits(root, &tips, ws.config.gc_keep_commits.max(1))?;
+    commits.extend(tips);
+    commits.extend(crate::git::stash_commits(root)?);
+    commits.extend(crate::git::recent_reflog_commits(
+        root,
+        ws.config.gc_grace.as_secs(),
+    )?);
+    commits.extend(crate::git::special_heads(root));
+    for (tree, head) in crate::git::other_worktrees(root)? {
+        commits.extend(head);
+        if tree.is_dir() {
+            for t in crate::workspace::find_tracked_in(&tree)? {
+                let text = fs_err::read_to_string(tree.join(&t.pointer))?;
+                let origin = format!("{} (worktree `{}`)", t.pointer, tree.display());
+                let p = crate::data::pointer::Pointer::parse(&text, &origin)?;
+                targets.push(Target {
+                    path: t.path,
+                    kind: p.kind,
+                    oid: p.oid,
+                    size: p.size,
+                });
+            }
+        }
     }
     commits.sort();
     commits.dedup();
-    for c in crate::git::pointers_at(root, &commits, &[])? {
-        targets.push(Target {
-            path: c.path,
-            kind: c.pointer.kind,
-            oid: c.pointer.oid,
-            size: c.pointer.size,
-        });
-    }
+    targets.extend(
+        crate::git::pointers_at(root, &commits, &[])?
+            .into_iter()
+            .map(to_target),
+    );
     Ok((targets, commits.len() as u64))
 }
 
@@ -64,9 +98,11 @@ fn kept_objects(
     ws: &Workspace,
     targets: &[Target],
     remote: Option<&dyn Transport>,
-) -> Result<HashSet<Oid>> {
+    skip_unreadable: bool,
+) -> Result<(HashSet<Oid>, Vec<String>)> {
     let mut keep = HashSet::new();
     let mut dirs_done = HashSet::new();
+    let mut unreadable_dirs: Vec<String> = Vec::new();
     for t in targets {
         keep.insert(t.oid);
         if t.kind != Kind::Dir || !dirs_done.insert(t.oid) {
@@ -84,26 +120,37 @@ fn kept_objects(
                 }),
             }
         };
-        let unreadable = |e: Error| {
-            Error::Other(format!(
-                "cannot read the manifest of `{}` ({}): {e}; nothing was removed",
-                t.path, t.oid
-            ))
-        };
-        ensure(&t.oid).map_err(unreadable)?;
-        let root = ws.cache.read_verified(&t.oid).map_err(unreadable)?;
-        for c in Manifest::chunk_refs(t.oid, &root).map_err(unreadable)? {
-            ensure(&c.oid).map_err(unreadable)?;
-            keep.insert(c.oid);
-        }
-        let m = crate::data::load_manifest(ws, t.oid, &t.path).map_err(unreadable)?;
-        for e in m.entries {
-            if let EntryKind::File { oid, .. } = e.kind {
-                keep.insert(oid);
+        let expand = |keep: &mut HashSet<Oid>| -> Result<()> {
+            ensure(&t.oid)?;
+            let root = ws.cache.read_verified(&t.oid)?;
+            for c in Manifest::chunk_refs(t.oid, &root)? {
+                ensure(&c.oid)?;
+                keep.insert(c.oid);
             }
+            let m = crate::data::load_manifest(ws, t.oid, &t.path)?;
+            for e in m.entries {
+                if let EntryKind::File { oid, .. } = e.kind {
+                    keep.insert(oid);
+                }
+            }
+            Ok(())
+        };
+        if let Err(e) = expand(&mut keep) {
+            unreadable_dirs.push(format!(
+                "`{}` ({}): {}",
+                t.path,
+                t.oid.short(),
+                crate::error::redact(&e.to_string())
+            ));
         }
     }
-    Ok(keep)
+    if !unreadable_dirs.is_empty() && !skip_unreadable {
+        let count = unreadable_dirs.len();
+        let mut shown = unreadable_dirs.clone();
+        shown.truncate(10);
+        return Err(Error::GcUnreadable { count, dirs: shown });
+    }
+    Ok((keep, unreadable_dirs))
 }
 
 struct Candidate {
@@ -164,10 +211,15 @@ fn sweep(
 
 /// Collect garbage in the local cache. Manifests of kept directories that the cache lacks are
 /// read from `remote` when one is given (else gc stops without removing anything).
-pub fn gc_cache(ws: &Workspace, force: bool, remote: Option<&dyn Transport>) -> Result<GcReport> {
+pub fn gc_cache(
+    ws: &Workspace,
+    force: bool,
+    remote: Option<&dyn Transport>,
+    skip_unreadable: bool,
+) -> Result<GcReport> {
     let _lock = ws.lock(&|_| {})?;
     let (targets, commits) = kept_targets(ws)?;
-    let keep = kept_objects(ws, &targets, remote)?;
+    let (keep, skipped) = kept_objects(ws, &targets, remote, skip_unreadable)?;
     let all = ws
         .cache
         .list()?
@@ -205,7 +257,9 @@ pub fn gc_cache(ws: &Workspace, force: bool, remote: Option<&dyn Transport>) -> 
         commits,
         jobs: ws.config.jobs,
     };
-    sweep(s, all, &delete)
+    let mut report = sweep(s, all, &delete)?;
+    report.unreadable = skipped;
+    Ok(report)
 }
 
 /// Collect garbage on a remote.
@@ -214,6 +268,7 @@ pub fn gc_remote(
     remote: &dyn Transport,
     force: bool,
     jobs: usize,
+    skip_unreadable: bool,
 ) -> Result<GcReport> {
     if !remote.writable() {
         return Err(Error::Remote {
@@ -225,7 +280,7 @@ pub fn gc_remote(
     }
     remote.check()?;
     let (targets, commits) = kept_targets(ws)?;
-    let keep = kept_objects(ws, &targets, Some(remote))?;
+    let (keep, skipped) = kept_objects(ws, &targets, Some(remote), skip_unreadable)?;
     let all = remote
         .list()?
         .into_iter()
@@ -243,5 +298,7 @@ pub fn gc_remote(
         commits,
         jobs,
     };
-    sweep(s, all, &|o| remote.delete(o))
+    let mut report = sweep(s, all, &|o| remote.delete(o))?;
+    report.unreadable = skipped;
+    Ok(report)
 }

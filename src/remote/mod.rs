@@ -247,6 +247,24 @@ fn apply(spec: &mut RemoteSpec, value: &toml::Value, local: bool) -> Result<()> 
             v.as_bool()
                 .ok_or_else(|| bad(format!("`{key}` must be true or false")))
         };
+        if matches!(key, "url" | "endpoint")
+            && let Some(text) = v.as_str()
+            && !crate::error::userinfo_ranges(text).is_empty()
+        {
+            if !local {
+                // Say so without echoing the value.
+                return Err(bad(format!(
+                    "`{key}` carries credentials (`user:password@`), which must not be committed; move the remote to `.git/gitml/config.toml` (`git ml remote add --local`), or give the credentials through the environment"
+                )));
+            }
+            for r in crate::error::userinfo_ranges(text) {
+                let info = &text[r];
+                crate::error::register_secret(info);
+                if let Some((_, password)) = info.split_once(':') {
+                    crate::error::register_secret(password);
+                }
+            }
+        }
         match key {
             "url" => spec.url = string()?,
             "endpoint" => spec.endpoint = Some(string()?),
@@ -287,7 +305,15 @@ pub fn choose(config: &Config, name: Option<&str>) -> Result<RemoteSpec> {
 /// Connect to a remote (no network traffic yet). Directory remotes may hard-link objects with
 /// the cache unless the work tree may hold hard links to cache objects.
 pub fn open(spec: &RemoteSpec, root: &Path, config: &Config) -> Result<Box<dyn Transport>> {
-    let link = !config.link.contains(&crate::config::LinkMode::Hardlink);
+    use crate::config::LinkMode;
+    // Objects a work-tree file may link to are never shared with a remote (see
+    // `Cache::prepare_for_worktree_link`): not when the configuration links, nor once a
+    // checkout has (`--link` on the command line leaves a marker in the cache).
+    let link = !config
+        .link
+        .iter()
+        .any(|m| matches!(m, LinkMode::Hardlink | LinkMode::Symlink))
+        && !crate::data::cache::Cache::new(config.cache_dir.clone()).has_worktree_links();
     for var in [
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",

@@ -297,6 +297,10 @@ impl Transport for StoreTransport {
         let loc = location(oid);
         if size <= MULTIPART_THRESHOLD {
             let bytes = fs_err::read(src)?;
+            let actual = Oid::of(&bytes);
+            if actual != *oid {
+                return Err(Error::CorruptObject { oid: *oid, actual });
+            }
             runtime()
                 .block_on(self.store.put(&loc, PutPayload::from(bytes)))
                 .map_err(|e| self.err(e))?;
@@ -315,6 +319,8 @@ impl Transport for StoreTransport {
                 .map_err(|e| self.err(e))?;
             let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
             let mut buf = vec![0u8; PART_SIZE];
+            // Hashed as it is read: a damaged local object is aborted, never completed.
+            let mut hasher = blake3::Hasher::new();
             loop {
                 if let Err(e) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
                     let _ = writer.abort().await;
@@ -334,8 +340,14 @@ impl Transport for StoreTransport {
                 if filled == 0 {
                     break;
                 }
+                hasher.update(&buf[..filled]);
                 writer.write(&buf[..filled]);
                 progress(filled as u64);
+            }
+            let actual: Oid = hasher.finalize().into();
+            if actual != *oid {
+                let _ = writer.abort().await;
+                return Err(Error::CorruptObject { oid: *oid, actual });
             }
             writer.finish().await.map_err(|e| self.err(e))?;
             Ok(())
@@ -359,6 +371,23 @@ impl Transport for StoreTransport {
             Verified::Stored(n) => Ok(n),
             Verified::Mismatch(actual) => Err(corrupt(&self.name, oid, actual)),
         }
+    }
+
+    fn hash_of(&self, oid: &Oid) -> Result<Option<Oid>> {
+        let loc = location(oid);
+        runtime().block_on(async {
+            let result = match self.store.get(&loc).await {
+                Ok(r) => r,
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(self.err(e)),
+            };
+            let mut stream = result.into_stream();
+            let mut hasher = blake3::Hasher::new();
+            while let Some(chunk) = stream.next().await {
+                hasher.update(&chunk.map_err(|e| self.err(e))?);
+            }
+            Ok(Some(hasher.finalize().into()))
+        })
     }
 
     fn list(&self) -> Result<Vec<RemoteObject>> {

@@ -241,6 +241,12 @@ pub struct TransferReport {
     pub skipped: u64,
     /// Objects a pointer needs that are in neither place (push: not in the local cache).
     pub missing: Vec<Failure>,
+    /// `push --verify`: objects the remote held damaged and that were replaced (also counted
+    /// in `transferred`).
+    pub repaired: u64,
+    /// A push that created the remote's directory: where.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
     pub failed: Vec<Failure>,
     pub seconds: f64,
 }
@@ -260,8 +266,14 @@ struct PushPlan {
     roots: Vec<(Oid, Vec<Oid>, String)>,
     missing_local: Vec<Failure>,
     skipped: u64,
+    /// Objects the remote has (what `--verify` re-hashes), with a path for messages.
+    present: Vec<(Oid, String)>,
 }
 
+/// Plan a push. Every object the selected pointers need is asked about — roots, chunks and every
+/// file — even below a root the remote has: a remote that lost an object (deleted by hand, a
+/// broken disk) is repaired by the next push instead of being trusted because its root is there.
+/// One question covers all of them, so an object store is listed at most once.
 fn plan_push(
     ws: &Workspace,
     remote: &dyn Transport,
@@ -274,74 +286,84 @@ fn plan_push(
         roots: Vec::new(),
         missing_local: Vec::new(),
         skipped: 0,
+        present: Vec::new(),
     };
     let mut seen: HashSet<Oid> = HashSet::new();
-    let mut candidate_files: Vec<(Oid, u64, String)> = Vec::new();
-    let dirs: Vec<&Target> = targets.iter().filter(|t| t.kind == Kind::Dir).collect();
-    let roots: Vec<Oid> = {
-        let mut r: Vec<Oid> = dirs.iter().map(|t| t.oid).collect();
-        r.sort();
-        r.dedup();
-        r
-    };
-    let roots_missing = remote_missing(remote, &roots, jobs)?;
-    plan.skipped += (roots.len() - roots_missing.len()) as u64;
     let mut dir_objs = Vec::new();
-    for t in &dirs {
-        if !roots_missing.contains(&t.oid) || !seen.insert(t.oid) {
+    // Roots whose manifest this cache lacks: only the remote can say whether they are complete.
+    let mut unknown_roots: Vec<(Oid, String)> = Vec::new();
+    for t in targets.iter().filter(|t| t.kind == Kind::Dir) {
+        if !seen.insert(t.oid) {
             continue;
         }
         match dir_objects(ws, t.oid, &t.path) {
             Ok(d) => dir_objs.push((t.path.clone(), d)),
-            Err(Error::ObjectMissing { oid, path }) => plan.missing_local.push(Failure {
-                oid,
-                path,
-                error: "not in the local cache".into(),
-            }),
+            Err(Error::ObjectMissing { .. }) => unknown_roots.push((t.oid, t.path.clone())),
             Err(e) => return Err(e),
         }
     }
-    let chunk_oids: Vec<Oid> = dir_objs
-        .iter()
-        .flat_map(|(_, d)| d.chunks.iter().map(|c| c.0))
-        .collect();
-    let chunks_missing = remote_missing(remote, &chunk_oids, jobs)?;
-    for (path, d) in &dir_objs {
-        for (chunk, files) in &d.chunks {
-            if !chunks_missing.contains(chunk) {
-                plan.skipped += 1;
-                continue;
-            }
-            if !seen.insert(*chunk) {
-                continue;
-            }
-            for (oid, size) in files {
-                candidate_files.push((*oid, *size, path.clone()));
-            }
-            plan.chunks
-                .push((*chunk, files.iter().map(|f| f.0).collect(), path.clone()));
+    // Every object, with the first path that needs it.
+    let mut asked: Vec<(Oid, String)> = Vec::new();
+    let mut asked_seen: HashSet<Oid> = HashSet::new();
+    let mut ask = |oid: Oid, path: &str| {
+        if asked_seen.insert(oid) {
+            asked.push((oid, path.to_string()));
         }
-        plan.roots
-            .push((d.root, d.chunks.iter().map(|c| c.0).collect(), path.clone()));
+    };
+    for (oid, path) in &unknown_roots {
+        ask(*oid, path);
+    }
+    let mut file_sizes: HashMap<Oid, u64> = HashMap::new();
+    for (path, d) in &dir_objs {
+        ask(d.root, path);
+        for (chunk, files) in &d.chunks {
+            ask(*chunk, path);
+            for (oid, size) in files {
+                ask(*oid, path);
+                file_sizes.insert(*oid, *size);
+            }
+        }
     }
     for t in targets.iter().filter(|t| t.kind == Kind::File) {
-        candidate_files.push((t.oid, t.size, t.path.clone()));
+        ask(t.oid, &t.path);
+        file_sizes.insert(t.oid, t.size);
     }
-    let mut unique: Vec<(Oid, u64, String)> = Vec::new();
-    let mut files_seen = HashSet::new();
-    for f in candidate_files {
-        if files_seen.insert(f.0) {
-            unique.push(f);
+    let oids: Vec<Oid> = asked.iter().map(|a| a.0).collect();
+    let missing = remote_missing(remote, &oids, jobs)?;
+    for (oid, path) in &asked {
+        if !missing.contains(oid) {
+            plan.skipped += 1;
+            plan.present.push((*oid, path.clone()));
         }
     }
-    // Ask the remote first: an object it already has needs no local copy.
-    let oids: Vec<Oid> = unique.iter().map(|f| f.0).collect();
-    let files_missing = remote_missing(remote, &oids, jobs)?;
-    let wanted: Vec<(Oid, u64, String)> = unique
-        .into_iter()
-        .filter(|f| files_missing.contains(&f.0))
+    for (oid, path) in &unknown_roots {
+        if missing.contains(oid) {
+            plan.missing_local.push(Failure {
+                oid: *oid,
+                path: path.clone(),
+                error: "not in the local cache".into(),
+            });
+        }
+    }
+    let mut layered: HashSet<Oid> = HashSet::new();
+    for (path, d) in &dir_objs {
+        for (chunk, files) in &d.chunks {
+            if missing.contains(chunk) && layered.insert(*chunk) {
+                plan.chunks
+                    .push((*chunk, files.iter().map(|f| f.0).collect(), path.clone()));
+            }
+        }
+        if missing.contains(&d.root) && layered.insert(d.root) {
+            plan.roots
+                .push((d.root, d.chunks.iter().map(|c| c.0).collect(), path.clone()));
+        }
+    }
+    let wanted: Vec<(Oid, u64, String)> = asked
+        .iter()
+        .filter(|(oid, _)| missing.contains(oid) && file_sizes.contains_key(oid))
+        .filter(|(oid, _)| !layered.contains(oid))
+        .map(|(oid, path)| (*oid, file_sizes[oid], path.clone()))
         .collect();
-    plan.skipped += (oids.len() - wanted.len()) as u64;
     let want_oids: Vec<Oid> = wanted.iter().map(|f| f.0).collect();
     let local_missing = ws.cache.missing_mask(&want_oids);
     for (f, missing) in wanted.into_iter().zip(local_missing) {
@@ -366,6 +388,19 @@ pub fn push(
     jobs: usize,
     progress: &dyn Progress,
 ) -> Result<TransferReport> {
+    push_with(ws, remote, targets, jobs, false, progress)
+}
+
+/// [`push`], and with `verify`, re-hash every object the remote already has and replace those
+/// that are damaged (from a verified local copy).
+pub fn push_with(
+    ws: &Workspace,
+    remote: &dyn Transport,
+    targets: &[Target],
+    jobs: usize,
+    verify: bool,
+    progress: &dyn Progress,
+) -> Result<TransferReport> {
     let started = std::time::Instant::now();
     if !remote.writable() {
         return Err(Error::Remote {
@@ -375,12 +410,23 @@ pub fn push(
             kind: crate::error::RemoteErrorKind::ReadOnly,
         });
     }
+    let created = remote.create_for_push()?;
     remote.check()?;
     let plan = plan_push(ws, remote, targets, jobs)?;
+    tracing::info!(
+        "push to `{}`: {} files, {} chunks, {} roots to send; {} present; {} not in the cache",
+        remote.name(),
+        plan.files.len(),
+        plan.chunks.len(),
+        plan.roots.len(),
+        plan.skipped,
+        plan.missing_local.len()
+    );
     let mut report = TransferReport {
         remote: remote.name().to_string(),
         skipped: plan.skipped,
         missing: plan.missing_local,
+        created: created.then(|| remote.url()),
         ..Default::default()
     };
     let size_of = |oid: &Oid| {
@@ -458,8 +504,64 @@ pub fn push(
         .collect();
     layer(&ready, &mut report);
     progress.finish();
+    if verify {
+        repair(ws, remote, &plan.present, jobs, &breaker, &mut report);
+    }
+    remote.after_push();
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Re-hash what the remote holds; replace damaged objects from the (verified) local cache.
+fn repair(
+    ws: &Workspace,
+    remote: &dyn Transport,
+    present: &[(Oid, String)],
+    jobs: usize,
+    breaker: &Breaker,
+    report: &mut TransferReport,
+) {
+    let results = parallel(present, jobs, |(oid, _)| {
+        breaker.run(|| {
+            if remote.hash_of(oid)? == Some(*oid) {
+                return Ok(None);
+            }
+            if !ws.cache.contains(oid) {
+                return Err(Error::ObjectMissing {
+                    oid: *oid,
+                    path: String::new(),
+                });
+            }
+            let path = ws.cache.object_path(oid);
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            remote.replace(oid, &path, size, &|_| {})?;
+            Ok(Some(size))
+        })
+    });
+    for ((oid, path), r) in present.iter().zip(results) {
+        match r {
+            Ok(None) => {}
+            Ok(Some(size)) => {
+                report.repaired += 1;
+                report.transferred += 1;
+                report.bytes += size;
+                report.skipped = report.skipped.saturating_sub(1);
+            }
+            Err(e) => {
+                let error = match e {
+                    Error::ObjectMissing { .. } => {
+                        "damaged on the remote, and not in the local cache to repair it".into()
+                    }
+                    e => crate::error::redact(&e.to_string()),
+                };
+                report.failed.push(Failure {
+                    oid: *oid,
+                    path: path.clone(),
+                    error,
+                });
+            }
+        }
+    }
 }
 
 /// Download what the local cache lacks for `targets`.

@@ -37,8 +37,24 @@ pub trait Transport: Send + Sync {
     }
     /// Does the remote hold `oid`?
     fn has(&self, oid: &Oid) -> Result<bool>;
-    /// Upload the cache object at `src` (`size` bytes), calling `progress` with bytes sent.
+    /// Upload the cache object at `src` (`size` bytes), calling `progress` with bytes sent. The
+    /// bytes are hashed on the way: a local object that does not hash to `oid` is refused
+    /// ([`Error::CorruptObject`]) and nothing is stored under its name.
     fn put(&self, oid: &Oid, src: &Path, size: u64, progress: &dyn Fn(u64)) -> Result<()>;
+    /// Upload over an object the remote has but holds damaged (`push --verify`). Object stores
+    /// overwrite on every put; a directory must replace its file.
+    fn replace(&self, oid: &Oid, src: &Path, size: u64, progress: &dyn Fn(u64)) -> Result<()> {
+        self.put(oid, src, size, progress)
+    }
+    /// What the remote's copy of `oid` hashes to (`None`: not there). Reads the whole object.
+    fn hash_of(&self, oid: &Oid) -> Result<Option<Oid>>;
+    /// Called once a push is done (a directory remote sweeps temp files of killed pushes).
+    fn after_push(&self) {}
+    /// Before a push: create the store if that is how this kind of remote starts (a directory
+    /// that does not exist yet, like DVC and rclone do). True when something was created.
+    fn create_for_push(&self) -> Result<bool> {
+        Ok(false)
+    }
     /// Download `oid` into `cache`, verified; returns its size.
     fn get(&self, oid: &Oid, cache: &Cache, progress: &dyn Fn(u64)) -> Result<u64>;
     /// Every object on the remote.
@@ -66,12 +82,23 @@ pub fn corrupt(remote: &str, oid: &Oid, actual: Oid) -> Error {
     }
 }
 
+/// Hash the local object at `path` and fail unless it is `oid`: nothing corrupt is published.
+pub fn check_local(oid: &Oid, path: &Path) -> Result<()> {
+    let (actual, _) = crate::data::cache::hash_file(path)?;
+    if actual != *oid {
+        return Err(Error::CorruptObject { oid: *oid, actual });
+    }
+    Ok(())
+}
+
 /// A remote that is a directory: local disk, NFS, a mounted share.
 pub struct DirTransport {
     name: String,
     root: PathBuf,
     /// Hard-link objects between cache and remote when both are on one file system.
     link: bool,
+    /// Fan-out directories this process wrote to (swept of stale temp files after a push).
+    touched: std::sync::Mutex<std::collections::HashSet<PathBuf>>,
 }
 
 impl DirTransport {
@@ -81,6 +108,51 @@ impl DirTransport {
             name: name.to_string(),
             root,
             link,
+            touched: Default::default(),
+        }
+    }
+
+    /// Link or copy the verified cache object `src` to `dest` through a temp file beside it;
+    /// the rename replaces whatever is there.
+    fn write_object(&self, oid: &Oid, src: &Path, dest: &Path) -> Result<()> {
+        let parent = dest.parent().expect("object has a parent");
+        fs::create_dir_all(parent)?;
+        self.touched
+            .lock()
+            .expect("touched dirs")
+            .insert(parent.to_path_buf());
+        let temp = fsutil::temp_path_for(dest);
+        // Hard-link only an object no one else shares: one with other links may be a work-tree
+        // file's inode (hard-link checkout), which an edit would change under the remote.
+        let shareable = self.link
+            && std::fs::metadata(src).is_ok_and(|m| {
+                use std::os::unix::fs::MetadataExt;
+                m.nlink() == 1
+            });
+        let result = (|| -> Result<()> {
+            if shareable && std::fs::hard_link(src, &temp).is_ok() {
+                // What is verified is the inode being published.
+                check_local(oid, &temp)?;
+            } else {
+                let file = fs::File::open(src)?;
+                let (actual, _) = crate::data::cache::copy_and_hash(&file, &temp)?;
+                if actual != *oid {
+                    return Err(Error::CorruptObject { oid: *oid, actual });
+                }
+                fsutil::make_read_only(&temp, false)?;
+            }
+            std::fs::rename(&temp, dest)?;
+            Ok(())
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temp);
+        }
+        match result {
+            Err(Error::Io(e)) => Err(self.err(
+                format!("cannot write `{}`: {e}", dest.display()),
+                RemoteErrorKind::Other,
+            )),
+            other => other,
         }
     }
 
@@ -120,33 +192,50 @@ impl Transport for DirTransport {
 
     /// Link or copy into a temporary file beside the destination, then rename: a reader (or a
     /// second pusher) never sees a partial object. On the same file system a hard link (objects
-    /// are immutable and read-only on both sides, so sharing the inode is safe) — unless the
-    /// work tree may hold hard links to cache objects (`cache.link` includes `hardlink`): an
-    /// in-place edit there would then reach the remote. Else a reflink, else a kernel copy.
+    /// are immutable and read-only on both sides) when the cache object has no other link, else
+    /// a reflink or a kernel copy; either way the published bytes are hashed first.
     fn put(&self, oid: &Oid, src: &Path, size: u64, progress: &dyn Fn(u64)) -> Result<()> {
         let dest = self.path(oid);
         if dest.is_file() {
             progress(size);
             return Ok(());
         }
-        fs::create_dir_all(dest.parent().expect("object has a parent"))?;
-        let temp = fsutil::temp_path_for(&dest);
-        let result = (|| -> std::io::Result<()> {
-            if !(self.link && std::fs::hard_link(src, &temp).is_ok()) {
-                reflink_copy::reflink_or_copy(src, &temp)?;
-                fsutil::make_read_only(&temp, false)?;
-            }
-            std::fs::rename(&temp, &dest)
-        })();
-        if let Err(e) = result {
-            let _ = std::fs::remove_file(&temp);
-            return Err(self.err(
-                format!("cannot write `{}`: {e}", dest.display()),
-                RemoteErrorKind::Other,
-            ));
-        }
+        self.write_object(oid, src, &dest)?;
         progress(size);
         Ok(())
+    }
+
+    fn replace(&self, oid: &Oid, src: &Path, size: u64, progress: &dyn Fn(u64)) -> Result<()> {
+        self.write_object(oid, src, &self.path(oid))?;
+        progress(size);
+        Ok(())
+    }
+
+    fn hash_of(&self, oid: &Oid) -> Result<Option<Oid>> {
+        match crate::data::cache::hash_file(&self.path(oid)) {
+            Ok((actual, _)) => Ok(Some(actual)),
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn create_for_push(&self) -> Result<bool> {
+        if self.root.exists() {
+            return Ok(false);
+        }
+        fs::create_dir_all(&self.root).map_err(|e| {
+            self.err(
+                format!("cannot create `{}`: {e}", self.root.display()),
+                RemoteErrorKind::NoSuchStore,
+            )
+        })?;
+        Ok(true)
+    }
+
+    fn after_push(&self) {
+        for dir in self.touched.lock().expect("touched dirs").iter() {
+            crate::data::cache::sweep_dir(dir, |name| name.contains(fsutil::TMP_MARKER));
+        }
     }
 
     fn get(&self, oid: &Oid, cache: &Cache, progress: &dyn Fn(u64)) -> Result<u64> {

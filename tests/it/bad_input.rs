@@ -239,3 +239,113 @@ fn missing_objects_fail_checkout_with_a_hint() {
         r.stderr
     );
 }
+
+#[test]
+fn config_errors_name_file_line_and_column() {
+    let env = TestEnv::new();
+    let base = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "[cache]\nlink = 5\n",
+            &["gitml.toml: line", "column", "invalid type"],
+        ),
+        (
+            "[core]\njobs = \"many\"\n",
+            &["gitml.toml: line", "jobs", "column"],
+        ),
+        (
+            "[cahce]\nlink = [\"copy\"]\n",
+            &["unknown field `cahce`", "`stages`", "`remotes`"],
+        ),
+        (
+            "[stages.t]\ncmd = 5\n",
+            &["[stages.t]", "`cmd` must be a string or a list of strings"],
+        ),
+    ];
+    for (extra, wanted) in cases {
+        env.write("gitml.toml", format!("# a project\n{extra}"));
+        let r = env.git_ml(&["run", "--dry-run"]);
+        r.code(2);
+        for w in *wanted {
+            assert!(
+                r.stderr.contains(w),
+                "{extra:?}: missing {w:?} in {}",
+                r.stderr
+            );
+        }
+        assert_eq!(
+            r.stderr.lines().filter(|l| l.starts_with("error:")).count(),
+            1
+        );
+    }
+    // A line of 600 KB is not echoed back.
+    env.write(
+        "gitml.toml",
+        format!("{base}\nx = [{}\n", "1,".repeat(300_000)),
+    );
+    let r = env.git_ml(&["status"]);
+    r.code(2);
+    assert!(r.stderr.len() < 2000, "{} bytes of error", r.stderr.len());
+    // Not UTF-8: named, with the byte.
+    env.write("gitml.toml", b"[cache]\n# \xff\xfe\n");
+    let r = env.git_ml(&["status"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("gitml.toml") && r.stderr.contains("UTF-8"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn metrics_files_as_python_writes_them_and_colliding_keys() {
+    let env = TestEnv::new();
+    env.write(
+        "m.json",
+        "{\"loss\": NaN, \"acc\": 0.5, \"a.b\": 1, \"a\": {\"b\": 2}}",
+    );
+    env.commit_all("m");
+    let r = env.git_ml(&["record", "--metrics", "m.json", "--json"]);
+    r.success();
+    let run = &r.json()["run"];
+    assert_eq!(run["metrics"]["loss"], "nan", "{run}");
+    assert_eq!(run["metrics"]["acc"], 0.5, "{run}");
+    assert!(r.stderr.contains("`a.b` appears twice"), "{}", r.stderr);
+    env.write("m.json", "{\"acc\": 0.5,,}");
+    env.commit_all("broken");
+    let r = env.git_ml(&["record", "--metrics", "m.json"]);
+    r.code(2);
+    assert!(r.stderr.contains("m.json:"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("docs/formats.md"),
+        "the hint fits the error: {}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_pointer_whose_size_disagrees_with_its_content_is_refused() {
+    let env = TestEnv::new();
+    env.write("a.bin", bytes(1, 100));
+    env.write("d/x", "x");
+    env.git_ml(&["add", "a.bin", "d"]).success();
+    let p = String::from_utf8(env.read("a.bin.gitml")).unwrap();
+    env.write("a.bin.gitml", p.replace("size = 100", "size = 999999"));
+    for cmd in ["ls", "checkout", "status"] {
+        let r = env.git_ml(&[cmd]);
+        r.code(2);
+        assert!(
+            r.stderr.contains("a.bin.gitml:") && r.stderr.contains("999999"),
+            "{cmd}: {}",
+            r.stderr
+        );
+    }
+    env.write("a.bin.gitml", p);
+    let d = String::from_utf8(env.read("d.gitml")).unwrap();
+    env.write("d.gitml", d.replace("files = 1", "files = 7"));
+    std::fs::remove_file(env.path("d/x")).unwrap();
+    let r = env.git_ml(&["checkout", "d"]);
+    r.code(2);
+    assert!(r.stderr.contains("d.gitml:"), "{}", r.stderr);
+    assert!(!env.exists("d/x"));
+}

@@ -100,3 +100,43 @@ fn runs_from_subdirectory_and_with_dash_c() {
     env.git_ml_in(&env.path("sub"), &["status", "data"])
         .success();
 }
+
+#[test]
+fn verbosity_quiet_and_verbose_do_what_they_say() {
+    let env = TestEnv::bare_repo();
+    let r = env.git_ml(&["-q", "init"]);
+    r.success();
+    assert_eq!(r.stdout, "", "init -q printed");
+    assert_eq!(r.stderr, "", "init -q printed");
+    env.write("a.bin", crate::common::bytes(1, 100));
+    let r = env.git_ml(&["-q", "add", "a.bin"]);
+    r.success();
+    assert_eq!((r.stdout.as_str(), r.stderr.as_str()), ("", ""));
+    // The data a read command was asked for stays.
+    let r = env.git_ml(&["-q", "ls"]);
+    assert!(r.stdout.contains("a.bin"), "{}", r.stdout);
+    let r = env.git_ml(&["-v", "status"]);
+    assert!(
+        r.stderr.contains("INFO") && r.stderr.contains("repository"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("DEBUG"), "{}", r.stderr);
+    let r = env.git_ml(&["-vv", "log"]);
+    assert!(r.stderr.contains("DEBUG"), "{}", r.stderr);
+}
+
+#[test]
+fn an_error_under_json_is_json_on_stdout_too() {
+    let env = TestEnv::new();
+    env.write("a.bin", crate::common::bytes(1, 100));
+    env.git_ml(&["add", "a.bin"]).success();
+    let r = env.git_ml(&["push", "--json"]);
+    r.code(2);
+    let j = r.json();
+    assert!(
+        j["error"].as_str().unwrap().contains("no data remote"),
+        "{j}"
+    );
+    assert!(r.stderr.starts_with("error:"), "{}", r.stderr);
+}

@@ -112,7 +112,10 @@ impl TestEnv {
         // git finds `git-ml` (the merge driver, `git ml ...`) next to the test binary's build.
         let bin_dir = Path::new(BIN).parent().expect("bin dir").to_path_buf();
         let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut paths = vec![bin_dir];
+        // The pinned test tools (SeaweedFS, GTO, Python with scikit-learn) that scripts/test
+        // installs, also when a test is run by `cargo test` alone.
+        let tools = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/bin");
+        let mut paths = vec![bin_dir, tools];
         paths.extend(std::env::split_paths(&path));
         cmd.env("PATH", std::env::join_paths(paths).expect("PATH"));
         cmd.env("HOME", &self.home)
@@ -291,6 +294,45 @@ pub fn bytes(seed: u64, len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// Copy the example project (templates/example) into `env`'s repository, write its raw data
+/// (scikit-learn's breast-cancer set), track it and commit: a real ML project, ready to run.
+pub fn example_project(env: &TestEnv) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/example");
+    copy_tree(&src, &env.root);
+    let out = env
+        .command("python", &env.root)
+        .args(["src/get_data.py"])
+        .output()
+        .expect("run python (scripts/test installs scikit-learn into target/test-tools)");
+    assert!(
+        out.status.success(),
+        "get_data.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.git_ml(&["add", "data/raw"]).success();
+    env.commit_all("the project");
+}
+
+fn copy_tree(src: &Path, dst: &Path) {
+    for e in std::fs::read_dir(src).unwrap().flatten() {
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            if e.file_name() == "__pycache__" || e.file_name() == ".venv" {
+                continue;
+            }
+            std::fs::create_dir_all(&to).unwrap();
+            copy_tree(&e.path(), &to);
+        } else if e.file_name() == ".gitignore" && to.exists() {
+            let mut text = std::fs::read_to_string(&to).unwrap();
+            text.push_str(&std::fs::read_to_string(e.path()).unwrap());
+            std::fs::write(&to, text).unwrap();
+        } else {
+            // Everything else, gitml.toml included, replaces what `git ml init` wrote.
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
 }
 
 pub fn b3(data: &[u8]) -> String {

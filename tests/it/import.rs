@@ -796,9 +796,11 @@ fn wdir_matrix_list_commands_frozen_and_always_changed() {
     cmd: echo ${item.x}${item.y} > grid-${item.x}-${item.y}.txt
     outs: ["grid-${item.x}-${item.y}.txt"]
   stamp:
-    cmd: date > stamp.txt
+    cmd: date >> stamp.txt
     always_changed: true
-    outs: [stamp.txt]
+    outs:
+      - stamp.txt:
+          persist: true
   old:
     cmd: echo old > old.txt
     outs: [old.txt]
@@ -834,6 +836,7 @@ fn wdir_matrix_list_commands_frozen_and_always_changed() {
         assert!(stages.contains_key(n), "{n} missing: {text}");
     }
     assert_eq!(stages["stamp"]["always_run"].as_bool(), Some(true));
+    assert_eq!(stages["stamp"]["persist"].as_bool(), Some(true));
     // Frozen: kept as a comment, its output tracked as data.
     assert!(!stages.contains_key("old"));
     assert!(text.contains("# [stages.old]"), "{text}");

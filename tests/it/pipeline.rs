@@ -164,7 +164,7 @@ fn a_failing_stage_stops_its_dependents_and_keeps_its_lock_entry() {
     let toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
     let broken = toml.replace(
         "mkdir -p feat && head -n 5",
-        "echo half > feat/partial && exit 3 && head -n 5",
+        "mkdir -p feat && echo half > feat/partial && exit 3 && head -n 5",
     );
     env.write("gitml.toml", &broken);
     let out = env.git_ml(&["run", "--json"]);
@@ -549,4 +549,110 @@ fn a_whole_params_file_is_a_dependency_on_every_key() {
     );
     env.git_ml(&["run", "--no-record"]).success();
     assert_eq!(runs(&env).len(), 3);
+}
+
+#[test]
+fn the_merge_driver_says_what_it_did_with_binary_input() {
+    let env = TestEnv::new();
+    let (base, ours, theirs) = (
+        env.base.join("base"),
+        env.base.join("ours"),
+        env.base.join("theirs"),
+    );
+    std::fs::write(&base, b"version = 1\n").unwrap();
+    std::fs::write(&ours, b"\x00\x01binary ours").unwrap();
+    std::fs::write(&theirs, b"version = 1\ntype = \"file\"\n").unwrap();
+    let r = env.git_ml(&[
+        "merge-driver",
+        base.to_str().unwrap(),
+        ours.to_str().unwrap(),
+        theirs.to_str().unwrap(),
+        "m.bin.gitml",
+    ]);
+    r.code(1);
+    assert!(r.stderr.contains("not text"), "{}", r.stderr);
+    assert!(!r.stderr.contains("markers"), "{}", r.stderr);
+    assert_eq!(
+        std::fs::read(&ours).unwrap(),
+        b"\x00\x01binary ours",
+        "ours was changed"
+    );
+}
+
+#[test]
+fn a_signal_to_the_git_wrappers_process_group_reaches_the_stages() {
+    let env = TestEnv::new();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str(
+        "\n[stages.slow]\ncmd = \"sh -c 'echo $$ > slow.pid; sleep 60'; echo x > slow.txt\"\nouts = [\"slow.txt\"]\n",
+    );
+    env.write("gitml.toml", toml);
+    env.write(".gitignore", "slow.pid\n");
+    env.commit_all("slow");
+    // As a user runs it: `git ml run`, git's dispatcher in front, one process group (a shell's
+    // job); Ctrl-C or `kill -TERM -PGID` signals the whole group.
+    let mut cmd = env.command("git", &env.root);
+    cmd.args(["ml", "run", "--no-record"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !env.path("slow.pid").exists() {
+        assert!(Instant::now() < deadline, "the slow stage never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let grandchild = String::from_utf8(env.read("slow.pid"))
+        .unwrap()
+        .trim()
+        .to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", "--", &format!("-{}", child.id())])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!status.success());
+    let t0 = Instant::now();
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{grandchild}/stat")).is_ok_and(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").trim_start();
+            !state.starts_with('Z') && !state.starts_with('X')
+        })
+    };
+    while running() && t0.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !running(),
+        "the stage's process {grandchild} outlived the signal"
+    );
+    assert!(!env.exists("slow.txt"));
+}
+
+#[test]
+fn a_fresh_clone_without_its_data_says_to_pull_it() {
+    let env = TestEnv::new();
+    env.write("raw/data.csv", "1\n2\n");
+    env.git_ml(&["add", "raw"]).success();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str("\n[stages.count]\ncmd = \"wc -l < raw/data.csv > n.txt\"\ndeps = [\"raw\"]\nouts = [\"n.txt\"]\n");
+    env.write("gitml.toml", toml);
+    env.git_ml(&["run", "-q"]).success();
+    env.commit_all("pipeline");
+    let clone = env.clone_repo();
+    let r = clone.git_ml(&["status"]);
+    r.code(1);
+    assert!(
+        r.stdout.contains("raw") && r.stdout.contains("missing"),
+        "{}",
+        r.stdout
+    );
+    let r = clone.git_ml(&["run"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("dep `raw` is tracked data") && r.stderr.contains("git ml pull"),
+        "{}",
+        r.stderr
+    );
 }

@@ -269,23 +269,71 @@ fn a_corrupted_note_line_is_skipped_with_a_warning_and_the_rest_kept() {
 }
 
 #[test]
-fn record_refuses_a_dirty_tree_unless_allowed() {
+fn a_run_with_uncommitted_inputs_waits_for_the_commit_that_carries_them() {
     let env = setup();
-    env.write("params.yaml", "lr: 0.5\n");
-    let out = env.git_ml(&["record"]);
-    out.code(2);
-    assert!(out.stderr.contains("params.yaml"), "{}", out.stderr);
-    assert!(out.stderr.contains("--allow-dirty"), "{}", out.stderr);
-    env.git_ml(&["show", "--json"]).success();
-    // Tracked data that differs from its pointer counts too.
-    env.git(&["checkout", "--", "params.yaml"]);
+    let v1 = env.git(&["rev-parse", "HEAD"]).trim().to_string();
+    env.write("params.yaml", "lr: 0.5\nepochs: 5\n");
+    env.write("metrics.json", r#"{"acc": 0.95}"#);
+    let out = env.git_ml(&["record", "--json"]);
+    out.success();
+    let rec = out.json();
+    assert!(rec["commit"].is_null(), "{rec}");
+    let pending = rec["pending"].as_str().unwrap().to_string();
+    let id = rec["run"]["id"].as_str().unwrap().to_string();
+    // Not v1's metrics, whatever reads v1.
+    let show = env.git_ml(&["show", "--json"]).success().json();
+    assert_eq!(show["origin"], "files", "{show}");
+    let listed = env
+        .git_ml(&["show", "--pending", "--json"])
+        .success()
+        .json();
+    assert_eq!(listed[0]["name"], pending.as_str(), "{listed}");
+    // A commit that carries other inputs does not get it ...
+    env.write("params.yaml", "lr: 0.7\nepochs: 5\n");
+    env.commit_all("lr 0.7");
+    let show = env.git_ml(&["show", "--json"]).success().json();
+    assert_eq!(show["origin"], "files", "{show}");
+    // ... the one that carries exactly them does, once, whichever command reads it first.
+    env.write("params.yaml", "lr: 0.5\nepochs: 5\n");
+    env.commit_all("lr 0.5");
+    let head = env.git(&["rev-parse", "HEAD"]).trim().to_string();
+    let diff = env
+        .git_ml(&["diff", &v1, "HEAD", "--json"])
+        .success()
+        .json();
+    assert_eq!(diff["new"]["origin"], "record", "{diff}");
+    let acc = diff["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "acc")
+        .unwrap();
+    assert_eq!(acc["new"]["mean"], 0.95, "{diff}");
+    let note = env.git(&["notes", "--ref", "refs/notes/gitml", "show", &head]);
+    assert_eq!(note.matches(&id).count(), 1, "{note}");
+    let listed = env
+        .git_ml(&["show", "--pending", "--json"])
+        .success()
+        .json();
+    assert_eq!(listed.as_array().unwrap().len(), 0, "{listed}");
+    env.git_ml(&["show"]).success();
+    let note = env.git(&["notes", "--ref", "refs/notes/gitml", "show", &head]);
+    assert_eq!(note.matches(&id).count(), 1, "adopted twice: {note}");
+
+    // Tracked data that differs from its pointer counts as an input too; --allow-dirty keeps the
+    // old behaviour, and a dirty run is never the commit's metrics.
     env.write("data/a.csv", "changed\n");
-    env.git_ml(&["record"]).code(2);
+    let rec = env.git_ml(&["record", "--json"]).success().json();
+    assert!(rec["commit"].is_null(), "{rec}");
     let rec = env
-        .git_ml(&["record", "--allow-dirty", "--json"])
+        .git_ml(&["record", "--allow-dirty", "--metric", "acc=0.1", "--json"])
         .success()
         .json();
     assert_eq!(rec["run"]["dirty"], true);
+    let show = env.git_ml(&["show", "--json"]).success().json();
+    assert_eq!(show["dirty"].as_array().unwrap().len(), 1, "{show}");
+    assert_eq!(show["runs"].as_array().unwrap().len(), 1, "{show}");
+    assert_eq!(show["runs"][0]["metrics"]["acc"], 0.95, "{show}");
 }
 
 #[test]
@@ -434,4 +482,63 @@ fn a_run_recorded_in_github_actions_says_so_with_its_url() {
         j["run"]["source"]["url"],
         "https://github.com/acme/churn/actions/runs/42"
     );
+}
+
+#[test]
+fn a_metrics_only_repository_pushes_and_pulls_its_records_without_a_data_remote() {
+    let env = TestEnv::new();
+    let origin = env.base.join("origin.git");
+    env.git(&["init", "-q", "--bare", origin.to_str().unwrap()]);
+    env.git(&["remote", "add", "origin", origin.to_str().unwrap()]);
+    env.write("m.json", r#"{"acc": 0.5}"#);
+    env.commit_all("v1");
+    env.git(&["push", "-q", "origin", "main"]);
+    env.git_ml(&["record", "--metrics", "m.json"]).success();
+    let r = env.git_ml(&["push"]);
+    r.success();
+    assert!(r.stderr.contains("run records: pushed"), "{}", r.stderr);
+    let clone = env.clone_repo_from(&origin);
+    let r = clone.git_ml(&["pull"]);
+    r.success();
+    let show = clone.git_ml(&["show", "--json"]).success().json();
+    assert_eq!(show["origin"], "record", "{show}");
+    assert_eq!(show["runs"][0]["metrics"]["acc"], 0.5);
+    // With tracked data and no data remote, the records still go, and the data is named.
+    env.write("d.bin", bytes(3, 10));
+    env.git_ml(&["add", "d.bin"]).success();
+    let r = env.git_ml(&["push"]);
+    r.code(2);
+    assert!(
+        r.stderr.contains("1 tracked path was not pushed"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn a_fresh_clone_is_set_up_by_its_first_git_ml_command() {
+    let env = setup();
+    let clone = env.clone_repo();
+    let get = |key: &str| {
+        clone
+            .command("git", &clone.root)
+            .args(["config", "--local", "--get", key])
+            .output()
+            .unwrap()
+    };
+    assert!(
+        !get("merge.gitml.driver").status.success(),
+        "cloned config?"
+    );
+    clone.git_ml(&["ls"]).success();
+    let driver = get("merge.gitml.driver");
+    assert!(
+        String::from_utf8_lossy(&driver.stdout).contains("git-ml merge-driver"),
+        "{driver:?}"
+    );
+    assert!(String::from_utf8_lossy(&get("notes.rewriteRef").stdout).contains("refs/notes/gitml"));
+    // Idempotent: a second command adds nothing.
+    clone.git_ml(&["ls"]).success();
+    let all = clone.git(&["config", "--local", "--get-all", "notes.rewriteRef"]);
+    assert_eq!(all.lines().count(), 1, "{all}");
 }

@@ -260,18 +260,22 @@ fn two_pushes_of_the_same_data_at_once_both_succeed() {
 }
 
 #[test]
-fn a_missing_remote_directory_is_an_error_with_a_hint() {
+fn a_missing_remote_directory_is_created_by_the_first_push_only() {
     let env = TestEnv::new();
     env.write("a.bin", bytes(1, 100));
     env.git_ml(&["add", "a.bin"]).success();
     let gone = env.base.join("not-there");
     env.git_ml(&["remote", "add", "gone", gone.to_str().unwrap()])
         .success();
-    let out = env.git_ml(&["push"]);
-    out.code(2);
-    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
-    assert!(out.stderr.contains("hint:"), "{}", out.stderr);
-    assert!(!gone.exists(), "a typo must not create a directory");
+    // Reading never creates it.
+    env.git_ml(&["fetch", "--no-notes"]).success();
+    assert!(!gone.exists(), "fetch created the remote directory");
+    // A first push creates it, as DVC and rclone do, and says so.
+    let r = env.git_ml(&["push", "--no-notes"]);
+    r.success();
+    assert!(r.stderr.contains("created the directory"), "{}", r.stderr);
+    assert!(gone.is_dir());
+    assert_eq!(TestEnv::objects_under(&gone).len(), 1);
 }
 
 /// Python's `http.server` serving `dir` on a free port.
@@ -440,4 +444,31 @@ fn same_file_system_remotes_share_inodes_unless_the_work_tree_may_link_to_the_ca
         std::fs::metadata(&copy).unwrap().ino(),
         std::fs::metadata(&in_cache).unwrap().ino()
     );
+}
+
+#[test]
+fn gc_names_every_directory_it_cannot_read_and_can_go_on_without_them() {
+    let (env, _store) = setup();
+    // Two commits whose directories were never pushed, and whose manifests this clone lacks.
+    let clone = env.clone_repo();
+    let r = clone.git_ml(&["-c", "gc.grace=0", "gc", "--force"]);
+    r.code(2);
+    assert!(r.stderr.contains("`data`"), "{}", r.stderr);
+    assert!(r.stderr.contains("--skip-unreadable"), "{}", r.stderr);
+    let r = clone.git_ml(&[
+        "-c",
+        "gc.grace=0",
+        "gc",
+        "--force",
+        "--skip-unreadable",
+        "--json",
+    ]);
+    r.success();
+    assert_eq!(
+        r.json()["unreadable"].as_array().unwrap().len(),
+        1,
+        "{}",
+        r.stdout
+    );
+    assert!(r.stderr.contains("warning: skipped `data`"), "{}", r.stderr);
 }
