@@ -23,6 +23,7 @@ import os
 import platform
 import random
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -39,7 +40,7 @@ WORK = HERE / "work"
 GENERATOR_VERSION = 1
 
 ROWS = ["add_a", "add_b", "status_clean", "status_touched", "checkout_a", "version", "hook_pre_commit",
-        "push_dir", "pull_dir", "push_noop", "push_s3", "pull_s3"]
+        "push_dir", "pull_dir", "push_noop", "push_s3", "pull_s3", "import_dvc"]
 REMOTE_ROWS = {"push_dir", "pull_dir", "push_noop", "push_s3", "pull_s3"}
 # Rows whose target is an absolute time (the value of TARGETS is then in ms or s, not a ratio).
 ABSOLUTE = {"version": 1000.0, "push_noop": 1.0}
@@ -59,6 +60,7 @@ TARGETS = {
     "push_noop": (1.0, "<1 s, < DVC"),
     "push_s3": (1.0, "≤1× rclone, < DVC"),
     "pull_s3": (1.0, "≤1× rclone, < DVC"),
+    "import_dvc": (1.5, "≤1.5× link + md5 + BLAKE3"),
 }
 
 DESCRIPTIONS = {
@@ -74,6 +76,7 @@ DESCRIPTIONS = {
     "push_noop": "`push` to the directory remote when it already has everything",
     "push_s3": "`push` of (a)+(b) to an empty bucket of a local SeaweedFS (S3)",
     "pull_s3": "`git clone` + `pull` of (a)+(b) from a bucket of the local SeaweedFS (S3)",
+    "import_dvc": "`git ml import dvc` of a DVC repository with (a) added by `dvc add` (cache hard-linked, md5 verified)",
 }
 
 
@@ -1136,6 +1139,72 @@ class Bench:
             series.append(Series(tool, label, cmd=lambda tool=tool, repo=repo: (self.push_cmd(tool, "dir"), repo),
                                  verify=verify, runs=heavy, warmup=1))
         measure(series)
+        return series
+
+    # --- import from DVC ---------------------------------------------------------------------
+
+    def dvc_import_src(self) -> Path:
+        """A DVC repository with (a) added as `data` and committed (built once)."""
+        repo = self.runs_dir / "import_dvc" / "repo"
+        if repo.exists():
+            return repo
+        log(f"  setup: DVC repository with (a) added and committed at {repo}")
+        self.new_repo(repo, "dvc")
+        self.copy_in(self.src_a, repo / "data")
+        must([self.dvc, "add", "-q", "data"], repo)
+        must(["git", "add", "-A"], repo)
+        must(["git", "commit", "-q", "-m", "data (DVC)"], repo)
+        os.sync()
+        return repo
+
+    def row_import_dvc(self) -> list[Series]:
+        if not self.dvc:
+            raise Unavailable("no DVC (--dvc): the row needs a repository built by `dvc add`")
+        heavy = self.args.runs
+        repo = self.dvc_import_src()
+        checked: list[bool] = []
+
+        def prepare():
+            # Back to the committed DVC repository: the import's pointers, project files and
+            # cache go; DVC's files come back. DVC's cache is never modified by the import (it
+            # only gains hard links), so it is reused.
+            rmtree(repo / ".git" / "gitml")
+            must(["git", "reset", "-q", "--hard"], repo)
+            must(["git", "clean", "-q", "-fd"], repo)
+            os.sync()
+
+        def verify(r: Result) -> str | None:
+            try:
+                rep = json.loads(r.stdout)
+            except ValueError:
+                return f"not JSON: {r.stdout[-300:]}"
+            if rep.get("hashed_files") != self.scale.n_files:
+                return f"hashed {rep.get('hashed_files')} files, expected {self.scale.n_files}"
+            if not (repo / "data.gitml").is_file() or (repo / "data.dvc").exists():
+                return "no data.gitml, or data.dvc left behind"
+            if self.args.verify_all or not checked:
+                checked.append(True)
+                return self.check_gitml_clean(repo)
+            return None
+
+        series = [Series("git-ml", "git ml import dvc",
+                         cmd=lambda: ([self.gitml, "import", "dvc", "--json"], repo),
+                         prepare=prepare, verify=verify, runs=heavy)]
+        cache = repo / ".dvc" / "cache" / "files"
+        dst = self.runs_dir / "import_dvc" / "ref-dst"
+        b3 = " ".join(shlex.quote(x) for x in self.b3sum)
+        ref = (f"cp -al {shlex.quote(str(cache))} {shlex.quote(str(dst))} && "
+               f"find {shlex.quote(str(dst))} -type f -print0 | xargs -0 md5sum > /dev/null && "
+               f"find {shlex.quote(str(dst))} -type f -print0 | xargs -0 {b3} > /dev/null")
+
+        def prepare_ref():
+            rmtree(dst)
+            os.sync()
+
+        series.append(Series("ref", "cp -al DVC cache + md5sum + b3sum (link once, both hashes)",
+                             cmd=lambda: (["sh", "-c", ref], WORK), prepare=prepare_ref, runs=heavy))
+        measure(series)
+        rmtree(dst)
         return series
 
     def close(self) -> None:

@@ -56,6 +56,23 @@ pub enum Error {
         message: String,
     },
 
+    /// A DVC file (`.dvc`, `dvc.yaml`, `dvc.lock`, `.dvc/config`, a `.dir` listing) that cannot
+    /// be read or is unsafe; `line` is 0 when the problem is not on one line.
+    #[error("{file}{}: {message}", if *.line > 0 { format!(":{}", .line) } else { String::new() })]
+    Dvc {
+        file: String,
+        line: usize,
+        message: String,
+    },
+
+    /// Content a DVC file names that is missing or damaged (in the DVC cache and the work tree).
+    #[error("{file}{}: {message}", if *.line > 0 { format!(":{}", .line) } else { String::new() })]
+    DvcContent {
+        file: String,
+        line: usize,
+        message: String,
+    },
+
     #[error("manifest {oid}: {message}")]
     Manifest { oid: Oid, message: String },
 
@@ -201,6 +218,12 @@ impl Error {
             Error::Pointer { file, .. } => format!(
                 "restore it with `git checkout -- {file}`, or re-create it with `git ml add`"
             ),
+            Error::Dvc { .. } => {
+                "fix the file (`dvc status` reads it the same way), then run `git ml import dvc` again; nothing was changed".into()
+            }
+            Error::DvcContent { .. } => {
+                "`dvc pull` (or `dvc fetch`, then `dvc checkout`) brings the content back; nothing was changed".into()
+            }
             Error::Manifest { .. } => {
                 "run `git ml verify` to find damaged cache objects; fetch them again from a remote"
                     .into()

@@ -286,6 +286,7 @@ pub struct Batch {
     /// tree oid -> (path below it, pointer blob oid)
     trees: HashMap<String, std::rc::Rc<Vec<(String, String)>>>,
     pointers: HashMap<String, Pointer>,
+    root: std::path::PathBuf,
 }
 
 impl Batch {
@@ -305,7 +306,13 @@ impl Batch {
             out,
             trees: HashMap::new(),
             pointers: HashMap::new(),
+            root: root.to_path_buf(),
         })
+    }
+
+    /// The work tree this batch reads for.
+    pub fn root(&self) -> &Path {
+        &self.root
     }
 
     /// The object `name` names (an oid, `rev^{commit}`, `rev:path`), or `None`.

@@ -10,11 +10,13 @@
 pub mod ci;
 pub mod config;
 pub mod data;
+pub mod dvc;
 pub mod error;
 pub mod fsutil;
 pub mod gate;
 pub mod git;
 pub mod hooks;
+pub mod import;
 pub mod init;
 pub mod lock;
 pub mod oid;

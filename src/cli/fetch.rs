@@ -11,11 +11,37 @@ use super::{Ctx, Outcome};
 pub struct FetchArgs {
     #[command(flatten)]
     t: TransferArgs,
+
+    /// Read DVC's objects (md5-named) from this remote instead, for pointers `git ml import dvc`
+    /// wrote: each is checked against its md5 and stored under its BLAKE3 name
+    #[arg(long, value_name = "NAME", conflicts_with = "remote")]
+    from_dvc_remote: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: FetchArgs) -> gitml::Result<Outcome> {
     let ws = ctx.workspace()?;
     ws.require_initialised()?;
+    if let Some(name) = &args.from_dvc_remote {
+        let spec = gitml::remote::spec(&ws.config, name)?;
+        let kind = spec.kind(ws.root())?;
+        let jobs = gitml::remote::jobs(&spec, &kind, &ws.config, args.t.jobs);
+        let report = gitml::import::dvc_remote::fetch(
+            &ws,
+            name,
+            &args.t.selection(),
+            jobs,
+            &ctx.progress(),
+        )?;
+        transfer::finish(
+            &report,
+            "fetched",
+            "from DVC remote",
+            args.t.json,
+            ctx.quiet,
+            "they are not on the DVC remote: `dvc push` them from a machine that has them",
+        )?;
+        return Ok(Outcome::Ok);
+    }
     let targets = gitml::remote::transfer::targets(&ws, &args.t.selection())?;
     if !args.t.no_notes {
         transfer::sync_notes(&ws, false, ctx.quiet)?;

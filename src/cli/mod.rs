@@ -15,6 +15,7 @@ mod diff;
 mod fetch;
 mod gc;
 mod hook;
+mod import;
 mod init;
 mod install_hooks;
 mod log;
@@ -84,6 +85,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Init(init::InitArgs),
+    Import(import::ImportArgs),
     Add(add::AddArgs),
     Status(status::StatusArgs),
     Checkout(checkout::CheckoutArgs),
@@ -171,6 +173,7 @@ pub fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
+        Command::Import(a) => import::run(&ctx, a),
         Command::Add(a) => add::run(&ctx, a),
         Command::Status(a) => status::run(&ctx, a),
         Command::Checkout(a) => checkout::run(&ctx, a),

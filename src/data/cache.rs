@@ -254,6 +254,57 @@ impl Cache {
         result
     }
 
+    /// Bring the file at `src` into the cache's temporary directory and hash what arrived: a hard
+    /// link when `link` (the source is another tool's immutable cache object, so sharing its inode
+    /// costs no space and no copy), else a reflink, else a copy. Every byte of the staged file is
+    /// also fed to `also` (another tool's hash, to check before publishing). Nothing is visible
+    /// under an oid until [`Staged::publish`]; dropping the result removes the temporary file.
+    pub fn stage_file(
+        &self,
+        src: &Path,
+        link: bool,
+        also: &mut dyn FnMut(&[u8]),
+    ) -> Result<Staged<'_>> {
+        let temp = self.new_temp()?;
+        let placed = if link && std::fs::hard_link(src, &temp).is_ok() {
+            Placed::Hardlink
+        } else {
+            let _ = std::fs::remove_file(&temp);
+            match reflink_copy::reflink(src, &temp) {
+                Ok(()) => Placed::Reflink,
+                Err(_) => {
+                    let _ = std::fs::remove_file(&temp);
+                    fs::copy(src, &temp)?;
+                    Placed::Copy
+                }
+            }
+        };
+        let mut staged = Staged {
+            cache: self,
+            temp,
+            oid: Oid::of(b""),
+            size: 0,
+            placed,
+        };
+        let mut file = fs::File::open(&staged.temp)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            also(&buf[..n]);
+            staged.size += n as u64;
+        }
+        staged.oid = hasher.finalize().into();
+        if placed != Placed::Hardlink {
+            fsutil::make_read_only(&staged.temp, false)?;
+        }
+        Ok(staged)
+    }
+
     /// A writer for an object arriving as a stream (a download); see [`ObjectWriter`].
     pub fn writer(&self) -> Result<ObjectWriter<'_>> {
         let temp = self.new_temp()?;
@@ -522,6 +573,52 @@ fn check_unchanged(file: &fs::File, before: &std::fs::Metadata, display: &str) -
     Ok(())
 }
 
+/// How a file entered the cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Placed {
+    Hardlink,
+    Reflink,
+    Copy,
+    /// Read into memory and written (small files).
+    Write,
+}
+
+impl Placed {
+    pub fn name(self) -> &'static str {
+        match self {
+            Placed::Hardlink => "hardlink",
+            Placed::Reflink => "reflink",
+            Placed::Copy => "copy",
+            Placed::Write => "write",
+        }
+    }
+}
+
+/// A file staged by [`Cache::stage_file`]: hashed, not yet visible under its oid.
+pub struct Staged<'a> {
+    cache: &'a Cache,
+    temp: PathBuf,
+    pub oid: Oid,
+    pub size: u64,
+    pub placed: Placed,
+}
+
+impl Staged<'_> {
+    /// Make the object visible under its oid (its bytes were hashed from the staged inode).
+    pub fn publish(self) -> Result<Oid> {
+        self.cache.publish(&self.temp, &self.oid)?;
+        Ok(self.oid)
+    }
+}
+
+impl Drop for Staged<'_> {
+    fn drop(&mut self) {
+        // After `publish` the temp was renamed away (or removed) and this fails harmlessly.
+        let _ = std::fs::remove_file(&self.temp);
+    }
+}
+
 /// The outcome of storing bytes that must hash to a given oid.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Verified {
@@ -552,6 +649,16 @@ impl ObjectWriter<'_> {
             .expect("writer not finished")
             .write_all(bytes)?;
         Ok(())
+    }
+
+    /// Publish under the hash of what was written (for content named by another tool's hash,
+    /// checked by the caller before this): the name is right by construction.
+    pub fn finish_computed(mut self) -> Result<(Oid, u64)> {
+        drop(self.file.take());
+        let oid: Oid = self.hasher.finalize().into();
+        fsutil::make_read_only(&self.temp, false)?;
+        self.cache.publish(&self.temp, &oid)?;
+        Ok((oid, self.len))
     }
 
     pub fn finish(mut self, expected: &Oid) -> Result<Verified> {

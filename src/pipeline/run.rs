@@ -107,11 +107,12 @@ pub fn param_values_from(
         let values = &files[&p.file];
         // A key names a value, or a whole table of them (`train` covers `train.lr`): each leaf is
         // compared on its own, so a change says which value changed.
+        // An empty key (`file.yaml:`) names every value of the file.
         let prefix = format!("{}.", p.key);
         let mut any = false;
         for (k, v) in values
             .iter()
-            .filter(|(k, _)| **k == p.key || k.starts_with(&prefix))
+            .filter(|(k, _)| p.key.is_empty() || **k == p.key || k.starts_with(&prefix))
         {
             any = true;
             let leaf = crate::pipeline::ParamRef {
@@ -120,7 +121,7 @@ pub fn param_values_from(
             };
             out.insert(leaf.label(&default), v.to_string());
         }
-        if !any {
+        if !any && !p.key.is_empty() {
             return Err(Error::Other(format!(
                 "{}: param `{}` is not in `{}`",
                 stage.origin(),
@@ -130,6 +131,29 @@ pub fn param_values_from(
         }
     }
     Ok(out)
+}
+
+/// The lock entry `stage` would get if it ran now and left the work tree as it is: cmd, the
+/// digests of its deps and outputs, its param values. `git ml import` writes this for a stage
+/// another tool found up to date; it is computed exactly as `run` computes staleness. `None` when
+/// a dep or an output does not exist.
+pub fn current_entry(ws: &Workspace, stage: &Stage, digester: &Digester) -> Result<Option<Entry>> {
+    let deps = digester.digests(ws, &stage.deps)?;
+    let outs = digester.digests(ws, &stage.outs)?;
+    let present = |m: &BTreeMap<String, Option<Oid>>| -> Option<BTreeMap<String, String>> {
+        m.iter()
+            .map(|(p, o)| o.map(|o| (p.clone(), o.to_string())))
+            .collect()
+    };
+    let (Some(deps), Some(outs)) = (present(&deps), present(&outs)) else {
+        return Ok(None);
+    };
+    Ok(Some(Entry {
+        cmd: stage.cmd.clone(),
+        deps,
+        params: param_values(ws, stage)?,
+        outs,
+    }))
 }
 
 /// Why `stage` must run (empty: it is up to date), given the current inputs.
@@ -165,6 +189,12 @@ fn staleness(
     for (k, v) in params {
         if lock.params.get(k) != Some(v) {
             why.push(format!("param `{k}` changed"));
+        }
+    }
+    // A key gone from a whole params file (`file.yaml:`), or no longer named by the stage.
+    for k in lock.params.keys() {
+        if !params.contains_key(k) {
+            why.push(format!("param `{k}` removed"));
         }
     }
     for (o, oid) in outs {

@@ -94,6 +94,10 @@ impl<'a> Reader<'a> {
             }
         }
         let Some((oid, size)) = self.tracked_file(commit, path)? else {
+            // A commit from before `git ml import dvc`: a file DVC cached, from the DVC cache.
+            if let Some(c) = commit {
+                return super::dvc_era::file(&mut self.batch, c, path);
+            }
             return Ok(None);
         };
         if size > MAX_FILE {

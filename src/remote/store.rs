@@ -453,6 +453,21 @@ impl Transport for StoreTransport {
         })
     }
 
+    fn read_raw(&self, name: &str, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
+        runtime().block_on(async {
+            let result = match self.store.get(&Path::from(name)).await {
+                Ok(r) => r,
+                Err(object_store::Error::NotFound { .. }) => return Ok(false),
+                Err(e) => return Err(self.err(e)),
+            };
+            let mut stream = result.into_stream();
+            while let Some(chunk) = stream.next().await {
+                sink(&chunk.map_err(|e| self.err(e))?)?;
+            }
+            Ok(true)
+        })
+    }
+
     fn check(&self) -> Result<()> {
         // One cheap request that needs working credentials and an existing bucket: a HEAD of an
         // object that cannot exist (HTTP servers answer 404 just the same).

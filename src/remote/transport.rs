@@ -67,6 +67,10 @@ pub trait Transport: Send + Sync {
     fn put_named(&self, name: &str, bytes: &[u8]) -> Result<()>;
     /// Read a small named file; `None` if it is not there.
     fn get_named(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Stream the file `name` (a `/`-separated path below the remote's root, in another tool's
+    /// layout: DVC's `files/md5/ab/cdef...`) into `sink`, unverified: the caller checks what
+    /// arrives. False when it is not there.
+    fn read_raw(&self, name: &str, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool>;
 }
 
 /// The error for a downloaded object that hashed to something else.
@@ -304,6 +308,34 @@ impl Transport for DirTransport {
                 format!("cannot read `{}`: {e}", self.root.join(name).display()),
                 RemoteErrorKind::Other,
             )),
+        }
+    }
+
+    fn read_raw(&self, name: &str, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
+        use std::io::Read;
+        let path = self.root.join(name);
+        let mut file = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => {
+                return Err(self.err(
+                    format!("cannot read `{}`: {e}", path.display()),
+                    RemoteErrorKind::Other,
+                ));
+            }
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(|e| {
+                self.err(
+                    format!("cannot read `{}`: {e}", path.display()),
+                    RemoteErrorKind::Other,
+                )
+            })?;
+            if n == 0 {
+                return Ok(true);
+            }
+            sink(&buf[..n])?;
         }
     }
 

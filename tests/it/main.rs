@@ -10,6 +10,7 @@ mod crash;
 mod data;
 mod gates;
 mod hooks;
+mod import;
 mod lineage;
 mod pipeline;
 mod plots;

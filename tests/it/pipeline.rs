@@ -517,6 +517,41 @@ fn a_clone_restores_outputs_from_the_remote_run_cache_instead_of_rerunning() {
 }
 
 #[test]
+fn a_whole_params_file_is_a_dependency_on_every_key() {
+    let env = TestEnv::new();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str(
+        "\n[stages.s]\ncmd = \"echo ran >> log.txt && touch out.txt\"\nparams = [\"extra.yaml:\"]\nouts = [\"out.txt\"]\n",
+    );
+    env.write("gitml.toml", toml);
+    env.write("extra.yaml", "a: 1\nb:\n  c: 2\n");
+    env.write(".gitignore", "log.txt\n");
+    env.commit_all("whole-file params");
+    env.git_ml(&["run", "--no-record"]).success();
+    let lock = std::fs::read_to_string(env.path("gitml.lock")).unwrap();
+    assert!(lock.contains("\"extra.yaml:b.c\""), "{lock}");
+    env.git_ml(&["run", "--no-record"]).success();
+    assert_eq!(runs(&env).len(), 1);
+    // A key that did not exist before changes the file's values too.
+    env.write("extra.yaml", "a: 1\nb:\n  c: 2\nd: 3\n");
+    let dry = env.git_ml(&["run", "--dry-run", "--json"]).success().json();
+    assert_eq!(outcome(&dry, "s"), "would-run");
+    env.git_ml(&["run", "--no-record"]).success();
+    assert_eq!(runs(&env).len(), 2);
+    // And so does a key that went away.
+    env.write("extra.yaml", "a: 1\nd: 3\n");
+    let dry = env.git_ml(&["run", "--dry-run", "--json"]).success().json();
+    assert!(
+        dry["stages"][0]["reasons"]
+            .to_string()
+            .contains("param `extra.yaml:b.c` removed"),
+        "{dry}"
+    );
+    env.git_ml(&["run", "--no-record"]).success();
+    assert_eq!(runs(&env).len(), 3);
+}
+
+#[test]
 fn the_merge_driver_says_what_it_did_with_binary_input() {
     let env = TestEnv::new();
     let (base, ours, theirs) = (
