@@ -604,3 +604,15 @@ fn actionlint_accepts_the_action_templates_and_workflows() {
         .unwrap();
     assert!(!out.status.success(), "actionlint passed a broken workflow");
 }
+
+#[test]
+fn the_fake_github_api_answers_with_githubs_own_shapes() {
+    // Every answer of the fake, checked against GitHub's OpenAPI description (@octokit/openapi).
+    let out = Command::new(tool("python"))
+        .arg(manifest().join("tests/github/check_shapes.py"))
+        .output()
+        .expect("run check_shapes.py");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains(", 0 failed"), "{text}");
+}
