@@ -10,6 +10,7 @@
 pub mod ci;
 pub mod config;
 pub mod data;
+pub mod demo;
 pub mod dvc;
 pub mod error;
 pub mod fsutil;

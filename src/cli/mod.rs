@@ -11,6 +11,7 @@ mod checkout;
 mod ci;
 mod completions;
 mod dag;
+mod demo;
 mod diff;
 mod fetch;
 mod gc;
@@ -108,6 +109,7 @@ enum Command {
     Report(report::ReportArgs),
     Plots(plots::PlotsArgs),
     Dag(dag::DagArgs),
+    Demo(demo::DemoArgs),
     MergeDriver(merge_driver::MergeDriverArgs),
     Hook(hook::HookArgs),
     InstallHooks(install_hooks::InstallHooksArgs),
@@ -196,6 +198,7 @@ pub fn main() -> ExitCode {
         Command::Report(a) => report::run(&ctx, a),
         Command::Plots(a) => plots::run(&ctx, a),
         Command::Dag(a) => dag::run(&ctx, a),
+        Command::Demo(a) => demo::run(&ctx, a),
         Command::MergeDriver(a) => merge_driver::run(&ctx, a),
         Command::Hook(a) => hook::run(&ctx, a),
         Command::InstallHooks(a) => install_hooks::install(&ctx, a),

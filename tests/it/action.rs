@@ -370,8 +370,16 @@ fn the_action_trains_reports_gates_and_promotes_through_a_real_runner() {
     assert_eq!(run.outputs("verdict"), ["pass"], "{}", run.text());
     // The stage printed `::set-output name=verdict::hacked` and `::add-mask::`: neither was taken
     // as a workflow command (it ran between ::stop-commands:: markers).
-    assert!(run.text().contains("::set-output name=verdict::hacked"), "{}", run.text());
-    assert!(!run.log.iter().any(|l| l["command"] == "add-mask"), "{}", run.text());
+    assert!(
+        run.text().contains("::set-output name=verdict::hacked"),
+        "{}",
+        run.text()
+    );
+    assert!(
+        !run.log.iter().any(|l| l["command"] == "add-mask"),
+        "{}",
+        run.text()
+    );
     let comments = fake.comments(7);
     assert_eq!(comments.len(), 1, "{comments:?}");
     let body = comments[0]["body"].as_str().unwrap();
@@ -613,6 +621,10 @@ fn the_fake_github_api_answers_with_githubs_own_shapes() {
         .output()
         .expect("run check_shapes.py");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(text.contains(", 0 failed"), "{text}");
 }

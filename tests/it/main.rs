@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod crash;
 mod data;
+mod demo;
 mod gates;
 mod hooks;
 mod import;
