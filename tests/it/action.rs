@@ -574,6 +574,16 @@ fn actionlint_accepts_the_action_templates_and_workflows() {
             );
         }
     }
+    // The workflows the README and docs/ci.md show, as a user would paste them.
+    for (doc, name) in [("README.md", "readme.yml"), ("docs/ci.md", "ci-doc.yml")] {
+        let text = std::fs::read_to_string(manifest().join(doc)).unwrap();
+        let start = text.find("```yaml\n").expect("a workflow") + 8;
+        let end = start + text[start..].find("```").unwrap();
+        env.write(
+            &format!(".github/workflows/{name}"),
+            text[start..end].replace("OWNER/git-ml@v0", "./"),
+        );
+    }
     std::fs::copy(manifest().join("action.yml"), env.path("action.yml")).unwrap();
     let out = Command::new(tool("actionlint"))
         .current_dir(&env.root)
