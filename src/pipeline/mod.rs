@@ -132,15 +132,24 @@ pub fn stages(project: &toml::Table, text: &str) -> Result<Vec<Stage>> {
         message: "`stages` must be a table of `[stages.NAME]` sections".into(),
     })?;
     let default_params = default_params_file(project);
+    // The line of each `[stages.NAME]` header, for error messages; found in one pass.
+    let mut headers: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for (i, l) in text.lines().enumerate() {
+        if let Some(name) = l
+            .trim()
+            .strip_prefix("[stages.")
+            .and_then(|r| r.strip_suffix(']'))
+        {
+            let name = name
+                .strip_prefix('"')
+                .and_then(|n| n.strip_suffix('"'))
+                .unwrap_or(name);
+            headers.entry(name).or_insert(i + 1);
+        }
+    }
     let mut out = Vec::new();
     for (name, v) in table {
-        let line = text
-            .lines()
-            .position(|l| {
-                let l = l.trim();
-                l == format!("[stages.{name}]") || l == format!("[stages.\"{name}\"]")
-            })
-            .map_or(0, |i| i + 1);
+        let line = headers.get(name.as_str()).copied().unwrap_or(0);
         let bad = |message: String| Error::Config {
             file: format!("{}:{line}", crate::config::PROJECT_FILE),
             message: format!("[stages.{name}] {message}"),

@@ -655,35 +655,51 @@ fn schedule(
     let wake = Condvar::new();
     let stop = std::sync::atomic::AtomicBool::new(false);
     let jobs = opts.jobs.max(1);
+    // Each stage's upstream stages that are part of this run, computed once: the loop below
+    // runs once per finished stage, so anything per-iteration must stay linear in the stages.
+    let in_run: std::collections::HashSet<&str> =
+        selected.iter().map(|st| st.name.as_str()).collect();
+    let ups_in_run: Vec<Vec<&str>> = selected
+        .iter()
+        .map(|st| {
+            dag.upstream[&st.name]
+                .iter()
+                .map(String::as_str)
+                .filter(|u| in_run.contains(u))
+                .collect()
+        })
+        .collect();
     std::thread::scope(|s| {
-        let mut started: Vec<&str> = Vec::new();
+        // Indices into `selected` not yet started, in order.
+        let mut pending: Vec<usize> = (0..selected.len()).collect();
         loop {
             let mut guard = running.lock().expect("scheduler");
-            let done = results.lock().expect("results").clone();
-            if done.len() == selected.len() {
+            let done = results.lock().expect("results").len();
+            if done == selected.len() {
                 break;
             }
             // Start every ready stage while there is room.
             let mut launched = false;
-            for st in &selected {
-                if started.contains(&st.name.as_str()) || *guard >= jobs {
+            let mut still_pending = Vec::with_capacity(pending.len());
+            for &i in &pending {
+                let st = selected[i];
+                if *guard >= jobs {
+                    still_pending.push(i);
                     continue;
                 }
-                let ups = &dag.upstream[&st.name];
-                let ups_in_run: Vec<&String> = ups
-                    .iter()
-                    .filter(|u| selected.iter().any(|x| &x.name == *u))
-                    .collect();
-                if ups_in_run.iter().any(|u| !done.contains_key(*u)) {
-                    continue;
-                }
-                let failed_up = ups_in_run
-                    .iter()
-                    .any(|u| matches!(done[*u].outcome, Outcome::Failed | Outcome::NotRun));
-                let would_run_up = ups_in_run
-                    .iter()
-                    .any(|u| done[*u].outcome == Outcome::WouldRun);
-                started.push(&st.name);
+                let ups = &ups_in_run[i];
+                let (failed_up, would_run_up) = {
+                    let done = results.lock().expect("results");
+                    if ups.iter().any(|u| !done.contains_key(*u)) {
+                        still_pending.push(i);
+                        continue;
+                    }
+                    (
+                        ups.iter()
+                            .any(|u| matches!(done[*u].outcome, Outcome::Failed | Outcome::NotRun)),
+                        ups.iter().any(|u| done[*u].outcome == Outcome::WouldRun),
+                    )
+                };
                 if failed_up
                     || (stop.load(std::sync::atomic::Ordering::Relaxed) && !opts.keep_going)
                 {
@@ -770,6 +786,7 @@ fn schedule(
                     wake.notify_all();
                 });
             }
+            pending = still_pending;
             if !launched {
                 // Wait for a running stage to finish.
                 let _unused = wake
