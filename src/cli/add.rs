@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> gitml::Result<Outcome> {
             }
         };
         let verb = if a.changed { "added" } else { "unchanged" };
-        println!(
+        outln!(
             "{verb} `{}` ({what}) -> `{}`",
             output::shown(&a.path),
             output::shown(&a.pointer)

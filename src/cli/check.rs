@@ -52,7 +52,11 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> gitml::Result<Outcome> {
     if args.json {
         output::json(&report)?;
     } else {
-        print!("{}", gitml::report::check::render(&report, args.md));
+        let paint = output::color().then_some(output::tone as fn(_, &str) -> String);
+        out!(
+            "{}",
+            gitml::report::check::render_painted(&report, args.md, paint)
+        );
     }
     Ok(if report.passed {
         Outcome::Ok

@@ -63,7 +63,7 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs) -> gitml::Result<Outcome> {
     }
     for p in report.paths.iter().filter(|_| !ctx.quiet) {
         if p.action != "up-to-date" {
-            println!(
+            outln!(
                 "updated `{}` ({} written, {} removed)",
                 output::shown(&p.path),
                 output::plural(p.written, "file", "files"),
@@ -87,10 +87,17 @@ pub fn run(ctx: &Ctx, args: CheckoutArgs) -> gitml::Result<Outcome> {
         } else {
             format!(" (link mode {})", modes.join(", "))
         };
-        eprintln!(
-            "{} checked out, {updated} updated{modes}",
-            output::plural(report.paths.len() as u64, "path", "paths")
-        );
+        if updated == 0 {
+            eprintln!(
+                "{} up to date",
+                output::plural(report.paths.len() as u64, "path", "paths")
+            );
+        } else {
+            eprintln!(
+                "{} checked out, {updated} updated{modes}",
+                output::plural(report.paths.len() as u64, "path", "paths")
+            );
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -15,6 +15,9 @@ pub struct CompletionsArgs {
 
 pub fn run(args: CompletionsArgs) -> gitml::Result<Outcome> {
     let mut cmd = Cli::command();
-    clap_complete::generate(args.shell, &mut cmd, "git-ml", &mut std::io::stdout());
+    // Rendered whole, then written through the output layer (a closed pipe is no panic).
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut cmd, "git-ml", &mut script);
+    out!("{}", String::from_utf8_lossy(&script));
     Ok(Outcome::Ok)
 }

@@ -40,6 +40,6 @@ pub fn run(ctx: &Ctx, args: DagArgs) -> gitml::Result<Outcome> {
             Format::Dot => "dot",
         }
     };
-    print!("{}", dag.render(format));
+    out!("{}", dag.render(format));
     Ok(Outcome::Ok)
 }

@@ -28,7 +28,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> gitml::Result<Outcome> {
     let dir = ctx.cwd.join(&args.dir);
     let me = std::env::current_exe()?;
     if !ctx.quiet {
-        println!(
+        outln!(
             "git-ml demo in {}",
             output::shown(&dir.display().to_string())
         );
@@ -36,7 +36,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> gitml::Result<Outcome> {
     let quiet = ctx.quiet;
     let report = gitml::demo::run(&dir, &me, &mut |line| {
         if !quiet {
-            println!("{}", output::shown(line));
+            outln!("{}", output::shown(line));
         }
     })?;
     if args.json {
@@ -45,11 +45,11 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> gitml::Result<Outcome> {
     }
     if !ctx.quiet {
         let p = |x: &std::path::Path| output::shown(&x.display().to_string()).into_owned();
-        println!();
-        println!("The pull-request report: {}", p(&report.report_md));
-        println!("                as HTML: {}", p(&report.report_html));
-        println!();
-        println!("Explore (in {}):", p(&report.dir.join("project")));
+        outln!();
+        outln!("The pull-request report: {}", p(&report.report_md));
+        outln!("                as HTML: {}", p(&report.report_html));
+        outln!();
+        outln!("Explore (in {}):", p(&report.dir.join("project")));
         for c in [
             "git ml log                      # metric history with sparklines",
             "git ml diff main~1 main         # what the merge did",
@@ -58,7 +58,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> gitml::Result<Outcome> {
             "git ml model show               # versions and stages",
             "git ml dag                      # the pipeline",
         ] {
-            println!("  {c}");
+            outln!("  {c}");
         }
     }
     Ok(Outcome::Ok)

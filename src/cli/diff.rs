@@ -48,8 +48,10 @@ pub fn run(ctx: &Ctx, args: DiffArgs) -> gitml::Result<Outcome> {
             precision: args.precision,
             all: args.all,
             md: args.md,
+            paint: (!args.md && output::color()).then_some(output::tone as fn(_, &str) -> String),
+            directions: gitml::gate::directions(&ws.config.project)?,
         };
-        print!("{}", r.render(&report));
+        out!("{}", r.render(&report));
     }
     Ok(Outcome::Ok)
 }

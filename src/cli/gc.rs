@@ -71,9 +71,9 @@ pub fn run(ctx: &Ctx, args: GcArgs) -> gitml::Result<Outcome> {
     let what = output::plural(report.objects, "object", "objects");
     let size = output::size(report.bytes);
     if report.removed {
-        println!("removed {what} ({size}) from {}", label(&report.target));
+        outln!("removed {what} ({size}) from {}", label(&report.target));
     } else {
-        println!(
+        outln!(
             "would remove {what} ({size}) from {}; run with `--force` to remove them",
             label(&report.target)
         );

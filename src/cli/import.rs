@@ -74,9 +74,11 @@ fn print_report(r: &ImportReport, quiet: bool) {
             Some(p) => format!("-> `{p}`"),
             None => "-> plain file in git".into(),
         };
-        println!(
+        outln!(
             "{verb} `{}` ({what}) from `{}` {to} [{}]",
-            d.path, d.from, d.source
+            d.path,
+            d.from,
+            d.source
         );
     }
     for s in &r.stages {
@@ -85,26 +87,26 @@ fn print_report(r: &ImportReport, quiet: bool) {
         } else {
             format!(": {}", s.reasons.join("; "))
         };
-        println!("stage `{}` ({}): {}{why}", s.name, s.origin, s.state);
+        outln!("stage `{}` ({}): {}{why}", s.name, s.origin, s.state);
     }
     for m in &r.remotes {
         let d = if m.default { " (default)" } else { "" };
-        println!("remote `{}` -> `{}`{d}", m.name, m.url);
+        outln!("remote `{}` -> `{}`{d}", m.name, m.url);
     }
     for m in &r.models {
-        println!("model `{m}`");
+        outln!("model `{m}`");
     }
     if !r.metrics_files.is_empty() {
-        println!("metrics files: {}", r.metrics_files.join(", "));
+        outln!("metrics files: {}", r.metrics_files.join(", "));
     }
     if !r.params_files.is_empty() {
-        println!("params files: {}", r.params_files.join(", "));
+        outln!("params files: {}", r.params_files.join(", "));
     }
     for p in &r.plots {
-        println!("plot `{p}`");
+        outln!("plot `{p}`");
     }
     for n in &r.not_converted {
-        println!("not converted: {}: {}: {}", n.origin, n.what, n.why);
+        outln!("not converted: {}: {}: {}", n.origin, n.what, n.why);
     }
     for w in &r.warnings {
         eprintln!("warning: {w}");

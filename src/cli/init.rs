@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> gitml::Result<Outcome> {
         let dir = ctx.cwd.join(dir);
         gitml::demo::write_project(&dir, &std::env::current_exe()?)?;
         if !ctx.quiet {
-            println!(
+            outln!(
                 "created the example project in `{}`",
                 output::shown(&dir.display().to_string())
             );
@@ -42,11 +42,11 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> gitml::Result<Outcome> {
         output::json(&report)?;
     } else if ctx.quiet {
     } else if report.created.is_empty() {
-        println!("git-ml is already initialised in `{}`", report.root);
+        outln!("git-ml is already initialised in `{}`", report.root);
     } else {
-        println!("initialised git-ml in `{}`", report.root);
+        outln!("initialised git-ml in `{}`", report.root);
         for c in &report.created {
-            println!("  created {c}");
+            outln!("  created {c}");
         }
         eprintln!(
             "hint: commit `gitml.toml` and `.gitignore`, then track data with `git ml add <path>`"

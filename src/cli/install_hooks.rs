@@ -52,21 +52,21 @@ pub fn install(ctx: &Ctx, args: InstallHooksArgs) -> gitml::Result<Outcome> {
             let path = output::shown(&p.path.display().to_string()).into_owned();
             let would = if args.print { "would " } else { "" };
             match &p.action {
-                Action::Install => println!("{would}install {path}"),
-                Action::Update => println!("{would}update {path}"),
+                Action::Install => outln!("{would}install {path}"),
+                Action::Update => outln!("{would}update {path}"),
                 Action::Unchanged => {
                     if !ctx.quiet {
-                        println!("unchanged {path}")
+                        outln!("unchanged {path}")
                     }
                 }
-                Action::Chain { original } => println!(
+                Action::Chain { original } => outln!(
                     "{would}chain {path} (the hook that was there runs first, kept as {original})"
                 ),
                 Action::Manual { reason, snippet } => {
-                    println!("left {path} alone: {reason}");
-                    println!("  add to it:");
+                    outln!("left {path} alone: {reason}");
+                    outln!("  add to it:");
                     for l in snippet.lines() {
-                        println!("    {l}");
+                        outln!("    {l}");
                     }
                 }
                 Action::Remove { .. } | Action::Absent => {}
@@ -74,8 +74,8 @@ pub fn install(ctx: &Ctx, args: InstallHooksArgs) -> gitml::Result<Outcome> {
             if args.print
                 && let Some(c) = &p.content
             {
-                println!("--- {path}");
-                print!("{c}");
+                outln!("--- {path}");
+                out!("{c}");
             }
         }
     }
@@ -94,7 +94,7 @@ pub fn uninstall(ctx: &Ctx, args: UninstallHooksArgs) -> gitml::Result<Outcome> 
     } else if !ctx.quiet {
         for p in &done {
             if let Action::Remove { restored } = p.action {
-                println!(
+                outln!(
                     "removed {}{}",
                     output::shown(&p.path.display().to_string()),
                     if restored {

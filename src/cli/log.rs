@@ -54,7 +54,7 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> gitml::Result<Outcome> {
     if args.csv {
         let mut header = vec!["commit".to_string(), "date".into(), "source".into()];
         header.extend(report.metrics.iter().map(|m| csv_cell(m)));
-        println!("{}", header.join(","));
+        outln!("{}", header.join(","));
         for e in &report.entries {
             let mut row = vec![e.commit.clone(), e.date.clone(), origin(e.origin).into()];
             row.extend(
@@ -63,15 +63,14 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> gitml::Result<Outcome> {
                     .iter()
                     .map(|m| fmt(e.metrics.get(m).copied().flatten())),
             );
-            println!("{}", row.join(","));
+            outln!("{}", row.join(","));
         }
         return Ok(Outcome::Ok);
     }
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING);
+    let mut table = output::table();
     let mut header = vec!["commit".to_string(), "date".into(), "source".into()];
     header.extend(report.metrics.iter().cloned());
-    table.set_header(header);
+    table.set_header(output::cells(header));
     for e in &report.entries {
         let mut row = vec![
             e.commit[..10].to_string(),
@@ -87,11 +86,11 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> gitml::Result<Outcome> {
                 .iter()
                 .map(|m| fmt(e.metrics.get(m).copied().flatten())),
         );
-        table.add_row(row);
+        table.add_row(output::cells(row));
     }
     output::print_table(&table);
     if !report.metrics.is_empty() && !report.entries.is_empty() {
-        println!();
+        outln!();
         let width = report.metrics.iter().map(|m| m.len()).max().unwrap_or(0);
         for m in &report.metrics {
             // Oldest first, left to right.
@@ -101,7 +100,7 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> gitml::Result<Outcome> {
                 .rev()
                 .map(|e| e.metrics.get(m).copied().flatten())
                 .collect();
-            println!("{m:width$}  {}", sparkline(&series));
+            outln!("{m:width$}  {}", sparkline(&series));
         }
     }
     if report.shallow && !ctx.quiet {

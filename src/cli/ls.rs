@@ -1,7 +1,6 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use comfy_table::{Table, presets::NOTHING};
 
 use gitml::data::pointer::Kind;
 use gitml::data::status::CacheState;
@@ -29,13 +28,10 @@ pub fn run(ctx: &Ctx, args: LsArgs) -> gitml::Result<Outcome> {
         output::json(&listed)?;
         return Ok(Outcome::Ok);
     }
-    let mut table = Table::new();
-    table
-        .load_preset(NOTHING)
-        .set_header(["PATH", "TYPE", "SIZE", "FILES", "CACHE", "OID"]);
+    let mut rows = Vec::new();
     for l in &listed {
-        table.add_row([
-            l.path.clone(),
+        rows.push(vec![
+            output::shown(&l.path).into_owned(),
             match l.kind {
                 Kind::File => "file".into(),
                 Kind::Dir => "dir".into(),
@@ -54,6 +50,7 @@ pub fn run(ctx: &Ctx, args: LsArgs) -> gitml::Result<Outcome> {
             l.oid.short(),
         ]);
     }
+    let table = output::path_table(&["PATH", "TYPE", "SIZE", "FILES", "CACHE", "OID"], rows);
     if !listed.is_empty() {
         output::print_table(&table);
     } else if !ctx.quiet {

@@ -18,7 +18,11 @@ pub struct ManArgs {
 pub fn run(args: ManArgs) -> gitml::Result<Outcome> {
     let cmd = Cli::command().name("git-ml");
     match args.dir {
-        None => render(&cmd, &mut std::io::stdout())?,
+        None => {
+            let mut page = Vec::new();
+            render(&cmd, &mut page)?;
+            out!("{}", String::from_utf8_lossy(&page));
+        }
         Some(dir) => {
             fs_err::create_dir_all(&dir)?;
             let mut buf = Vec::new();

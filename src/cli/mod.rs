@@ -5,6 +5,20 @@
 //! report (a dirty status, corrupt objects); 2 an error, including bad usage; 130 interrupted.
 //! Data goes to stdout, progress and diagnostics to stderr.
 
+/// Print to stdout through the output layer (a closed pipe ends the process quietly, with 0).
+macro_rules! out {
+    ($($t:tt)*) => { $crate::cli::output::write_stdout(format_args!($($t)*)) };
+}
+
+/// [`out!`] with a newline.
+macro_rules! outln {
+    () => { $crate::cli::output::write_stdout(format_args!("\n")) };
+    ($($t:tt)*) => {{
+        $crate::cli::output::write_stdout(format_args!($($t)*));
+        $crate::cli::output::write_stdout(format_args!("\n"));
+    }};
+}
+
 mod add;
 mod check;
 mod checkout;
@@ -65,6 +79,11 @@ pub struct Cli {
     /// Run as if started in PATH
     #[arg(short = 'C', global = true, value_name = "PATH")]
     directory: Option<PathBuf>,
+
+    /// Colour: auto (a terminal, or git's pager), always, never; also `NO_COLOR`,
+    /// `CLICOLOR_FORCE`, and git's `color.gitml` / `color.ui`
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    color: Option<output::ColorChoice>,
 
     /// Override a setting for this run, e.g. `-c cache.link=hardlink` (see docs/configuration.md)
     #[arg(short = 'c', global = true, value_name = "KEY=VALUE")]
@@ -130,6 +149,7 @@ pub struct Ctx {
     pub cwd: PathBuf,
     pub overrides: Vec<String>,
     pub quiet: bool,
+    pub verbose: u8,
 }
 
 impl Ctx {
@@ -156,6 +176,7 @@ pub fn main() -> ExitCode {
         }
     };
     init_tracing(cli.verbose);
+    output::decide_color(cli.color);
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
         Err(e) => {
@@ -172,6 +193,7 @@ pub fn main() -> ExitCode {
         cwd,
         overrides: cli.config,
         quiet: cli.quiet,
+        verbose: cli.verbose,
     };
     let result = match cli.command {
         Command::Init(a) => init::run(&ctx, a),
@@ -206,7 +228,7 @@ pub fn main() -> ExitCode {
         Command::Completions(a) => completions::run(a),
         Command::Man(a) => man::run(a),
     };
-    let _ = std::io::stdout().flush();
+    output::flush_stdout();
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Found) => ExitCode::from(EXIT_FOUND),

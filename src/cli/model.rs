@@ -98,7 +98,7 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
                     &serde_json::json!({ "tag": tag, "commit": commit, "lineage": lineage }),
                 )?;
             } else {
-                println!("registered `{tag}` on {}", &commit[..12]);
+                outln!("registered `{tag}` on {}", &commit[..12]);
             }
         }
         ModelCommand::Promote { model, stage, json } => {
@@ -110,7 +110,7 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
                     &serde_json::json!({ "tag": tag, "version": version, "stage": stage }),
                 )?;
             } else {
-                println!("promoted `{name}@{version}` to `{stage}` (tag `{tag}`)");
+                outln!("promoted `{name}@{version}` to `{stage}` (tag `{tag}`)");
             }
         }
         ModelCommand::Deprecate { model, stage } => {
@@ -121,7 +121,7 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
                 ));
             }
             let tag = registry::deprecate(root, name, version, stage.as_deref())?;
-            println!("created `{tag}`");
+            outln!("created `{tag}`");
         }
         ModelCommand::Show { name, json } => {
             let all = registry::events(root)?;
@@ -158,7 +158,7 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
                 for m in &models {
                     let stages: Vec<String> =
                         m.stages.iter().map(|(s, v)| format!("{s}: {v}")).collect();
-                    println!(
+                    outln!(
                         "{}  latest {}{}{}",
                         m.name,
                         m.latest().map_or("-", |v| v.0.as_str()),
@@ -187,7 +187,7 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
                 output::json(&all)?;
             } else {
                 for e in &all {
-                    println!("{}  {}  {}  {}", e.date, e.tag, &e.commit[..10], e.tagger);
+                    outln!("{}  {}  {}  {}", e.date, e.tag, &e.commit[..10], e.tagger);
                 }
             }
         }
@@ -234,7 +234,7 @@ pub fn run(ctx: &Ctx, args: ModelArgs) -> gitml::Result<Outcome> {
                 )?;
             }
             let dest = materialise(&ws, &p.pointer, &path, &dir)?;
-            println!("{name}@{version} -> `{}`", dest.display());
+            outln!("{name}@{version} -> `{}`", dest.display());
         }
     }
     Ok(Outcome::Ok)

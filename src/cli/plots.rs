@@ -1,4 +1,3 @@
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand, ValueEnum};
@@ -107,11 +106,7 @@ pub fn run(ctx: &Ctx, args: PlotsArgs) -> gitml::Result<Outcome> {
     let text = render(&report, output.format)?;
     match &output.output {
         Some(f) => gitml::fsutil::atomic_write(&ctx.cwd.join(f), text.as_bytes(), 0o644)?,
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
+        None => out!("{text}"),
     }
     Ok(if found { Outcome::Found } else { Outcome::Ok })
 }

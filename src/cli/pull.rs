@@ -77,10 +77,17 @@ pub fn run(ctx: &Ctx, args: PullArgs) -> gitml::Result<Outcome> {
             .iter()
             .filter(|p| p.action != "up-to-date")
             .count();
-        eprintln!(
-            "checked out {} ({updated} updated)",
-            super::output::plural(done.paths.len() as u64, "path", "paths")
-        );
+        if updated == 0 {
+            eprintln!(
+                "{} up to date",
+                super::output::plural(done.paths.len() as u64, "path", "paths")
+            );
+        } else {
+            eprintln!(
+                "checked out {} ({updated} updated)",
+                super::output::plural(done.paths.len() as u64, "path", "paths")
+            );
+        }
     }
     Ok(Outcome::Ok)
 }

@@ -151,7 +151,7 @@ pub fn run(ctx: &Ctx, args: RemoteArgs) -> gitml::Result<Outcome> {
                         .as_deref()
                         .map(|e| format!(" (endpoint {e})"))
                         .unwrap_or_default();
-                    println!("{mark} {}\t{}\t{}{endpoint}", l.name, l.kind, l.url);
+                    outln!("{mark} {}\t{}\t{}{endpoint}", l.name, l.kind, l.url);
                 }
             }
         }

@@ -79,7 +79,7 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
     };
     match &args.output {
         Some(f) => gitml::fsutil::atomic_write(f, text.as_bytes(), 0o644)?,
-        None => print!("{text}"),
+        None => out!("{text}"),
     }
     Ok(if report.passed() {
         Outcome::Ok

@@ -42,7 +42,7 @@ pub fn run(ctx: &Ctx, args: RmArgs) -> gitml::Result<Outcome> {
         } else {
             ", data kept"
         };
-        println!(
+        outln!(
             "untracked `{}` (removed `{}`{data})",
             output::shown(&r.path),
             output::shown(&r.pointer)

@@ -111,31 +111,55 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
             "interrupted": report.interrupted,
         }))?;
     } else {
-        let mut table = comfy_table::Table::new();
-        table.load_preset(comfy_table::presets::NOTHING);
+        // Quiet when nothing happened: up-to-date stages are one line, their rows only with -v.
+        let skipped = results
+            .iter()
+            .filter(|r| r.outcome == StageOutcome::Skipped)
+            .count();
+        let shown: Vec<&gitml::pipeline::run::StageResult> = results
+            .iter()
+            .filter(|r| ctx.verbose > 0 || r.outcome != StageOutcome::Skipped)
+            .filter(|r| !ctx.quiet || r.outcome == StageOutcome::Failed)
+            .collect();
+        let mut table = output::table();
         table.set_header(["stage", "result", "time", "why"]);
-        for r in &results {
+        for r in &shown {
+            use gitml::report::diff::Tone;
             let what = match r.outcome {
-                StageOutcome::Skipped => "up to date",
-                StageOutcome::Ran => "ran",
-                StageOutcome::Restored => "restored from run cache",
-                StageOutcome::WouldRun => "would run",
-                StageOutcome::Failed => "FAILED",
-                StageOutcome::NotRun => "not run",
+                StageOutcome::Skipped => "up to date".into(),
+                StageOutcome::Ran => output::tone(Tone::Good, "ran"),
+                StageOutcome::Restored => output::tone(Tone::Good, "restored from run cache"),
+                StageOutcome::WouldRun => output::tone(Tone::Warn, "would run"),
+                StageOutcome::Failed => output::tone(Tone::Bad, "FAILED"),
+                StageOutcome::NotRun => output::tone(Tone::Warn, "not run"),
             };
             let why = match &r.error {
                 Some(e) => e.clone(),
                 None => r.reasons.join("; "),
             };
-            table.add_row([
-                r.stage.clone(),
-                what.to_string(),
-                format!("{:.1} s", r.seconds),
-                why,
-            ]);
+            let [stage, seconds, why] =
+                output::cells([r.stage.clone(), format!("{:.1} s", r.seconds), why])
+                    .try_into()
+                    .expect("three cells");
+            table.add_row([stage, what, seconds, why]);
         }
-        if !ctx.quiet || failed {
-            eprintln!("{table}");
+        if !shown.is_empty() {
+            output::print_table(&table);
+        }
+        if skipped > 0 && !ctx.quiet && ctx.verbose == 0 {
+            let all = if skipped == results.len() {
+                ""
+            } else {
+                "other "
+            };
+            outln!(
+                "{} up to date",
+                output::plural(
+                    skipped as u64,
+                    &format!("{all}stage"),
+                    &format!("{all}stages")
+                )
+            );
         }
         if let Some(r) = &recorded {
             super::record::describe(r, ctx.quiet);
@@ -148,17 +172,25 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
         return Ok(Outcome::Interrupted);
     }
     if failed {
-        return Err(gitml::Error::Other(format!(
-            "{} failed",
-            output::plural(
-                results
-                    .iter()
-                    .filter(|r| r.outcome == StageOutcome::Failed)
-                    .count() as u64,
-                "stage",
-                "stages"
-            )
-        )));
+        // The table (stdout) has a row per failed stage; the error (stderr) says why too, so a
+        // script that keeps only stderr, or a CI log, has the reason.
+        let failures: Vec<String> = results
+            .iter()
+            .filter(|r| r.outcome == StageOutcome::Failed)
+            .map(|r| match &r.error {
+                // The error names its stage already.
+                Some(e) => output::shown(e).into_owned(),
+                None => format!("stage `{}` failed", output::shown(&r.stage)),
+            })
+            .collect();
+        return Err(gitml::Error::Other(match failures.as_slice() {
+            [one] => one.clone(),
+            many => format!(
+                "{} failed:\n  {}",
+                output::plural(many.len() as u64, "stage", "stages"),
+                many.join("\n  ")
+            ),
+        }));
     }
     Ok(Outcome::Ok)
 }

@@ -30,33 +30,33 @@ fn print_run(r: &gitml::record::Run, with_head: bool, label: &str) {
             head.push_str(&format!(" {u}"));
         }
         head.push_str(label);
-        println!("{}", output::shown(&head));
+        outln!("{}", output::shown(&head));
         if let Some(c) = &r.command {
-            println!("  command   {}", output::shown(c));
+            outln!("  command   {}", output::shown(c));
         }
         if let Some(d) = r.duration {
-            println!("  duration  {d:.1} s");
+            outln!("  duration  {d:.1} s");
         }
     }
     for (k, v) in &r.metrics {
-        println!(
+        outln!(
             "  metric    {} = {}",
             output::shown(k),
             output::shown(&v.to_string())
         );
     }
     for (k, v) in &r.params {
-        println!(
+        outln!(
             "  param     {} = {}",
             output::shown(k),
             output::shown(&v.to_string())
         );
     }
     for (k, v) in &r.models {
-        println!("  model     {} = {v}", output::shown(k));
+        outln!("  model     {} = {v}", output::shown(k));
     }
     for (k, v) in &r.tags {
-        println!("  tag       {} = {}", output::shown(k), output::shown(v));
+        outln!("  tag       {} = {}", output::shown(k), output::shown(v));
     }
 }
 
@@ -108,7 +108,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> gitml::Result<Outcome> {
         gitml::record::Origin::Files => "no run records; values from the files in its tree",
         _ => "no run records and no metrics files",
     };
-    println!("commit {commit} ({origin})");
+    outln!("commit {commit} ({origin})");
     for r in &snap.runs {
         print_run(r, snap.origin == gitml::record::Origin::Record, "");
     }

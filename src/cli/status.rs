@@ -59,15 +59,23 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
             stale_stages: &stale,
         })?;
     } else {
-        let width = report.paths.iter().map(|p| p.path.len()).max().unwrap_or(0);
-        for p in &report.paths {
+        // On a terminal a long path is elided in the middle to leave room for its state.
+        let room = output::path_room(&output::table(), 40);
+        let names: Vec<String> = report
+            .paths
+            .iter()
+            .map(|p| output::elide_middle(&output::shown(&p.path), room))
+            .collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        for (p, name) in report.paths.iter().zip(&names) {
             if p.is_clean() && !args.all {
                 continue;
             }
+            use gitml::report::diff::Tone;
             let state = match p.state {
-                State::Unchanged => "unchanged",
-                State::Modified => "modified",
-                State::Missing => "missing",
+                State::Unchanged => output::tone(Tone::Good, "unchanged"),
+                State::Modified => output::tone(Tone::Warn, "modified"),
+                State::Missing => output::tone(Tone::Bad, "missing"),
             };
             let mut notes = Vec::new();
             if let Some(c) = &p.changes {
@@ -88,7 +96,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
             } else {
                 format!("  ({})", notes.join("; "))
             };
-            println!("{:width$}  {state}{notes}", output::shown(&p.path));
+            outln!("{name:width$}  {state}{notes}");
             if let Some(c) = &p.changes {
                 let limit = if args.max_files == 0 {
                     usize::MAX
@@ -103,10 +111,19 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
                     .chain(c.deleted.iter().map(|f| ("deleted", f)));
                 let total = c.added.len() + c.modified.len() + c.deleted.len();
                 for (what, f) in all.take(limit) {
-                    println!("    {what:9} {}", output::shown(f));
+                    let tone = match what {
+                        "added" => Tone::Good,
+                        "deleted" => Tone::Bad,
+                        _ => Tone::Warn,
+                    };
+                    outln!(
+                        "    {} {}",
+                        output::tone(tone, &format!("{what:9}")),
+                        output::shown(f)
+                    );
                 }
                 if total > limit {
-                    println!(
+                    outln!(
                         "    ... and {} more (`--max-files 0` lists all)",
                         total - limit
                     );
@@ -114,7 +131,7 @@ pub fn run(ctx: &Ctx, args: StatusArgs) -> gitml::Result<Outcome> {
             }
         }
         for s in &stale {
-            println!(
+            outln!(
                 "stage {}  stale ({})",
                 output::shown(&s.stage),
                 output::shown(&s.reasons.join("; "))
@@ -201,7 +218,7 @@ fn remote_status(
             if u.not_in_cache > 0 {
                 line.push_str(&format!("; {} not in the local cache", u.not_in_cache));
             }
-            println!("{line}");
+            outln!("{line}");
         }
         if !ctx.quiet {
             if unpushed.is_empty() {

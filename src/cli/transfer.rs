@@ -117,6 +117,20 @@ pub fn finish(
 ) -> gitml::Result<()> {
     if json {
         output::json(report)?;
+    } else if !quiet && report.transferred == 0 && report.ok() {
+        // Quiet when nothing happened: one line.
+        eprintln!(
+            "nothing to {}: {}",
+            verb.trim_end_matches("ed"),
+            if direction == "to" {
+                format!(
+                    "`{}` has everything ({} checked)",
+                    report.remote, report.skipped
+                )
+            } else {
+                format!("the cache has everything ({} checked)", report.skipped)
+            }
+        );
     } else if !quiet {
         eprintln!(
             "{verb} {} ({}) {direction} `{}` in {:.1} s; {} already there",

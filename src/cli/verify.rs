@@ -24,7 +24,7 @@ pub fn run(ctx: &Ctx, args: VerifyArgs) -> gitml::Result<Outcome> {
     } else {
         for c in &report.corrupt {
             let q = if c.quarantined { " (quarantined)" } else { "" };
-            println!("corrupt {}: content is {}{q}", c.oid, c.actual);
+            outln!("corrupt {}: content is {}{q}", c.oid, c.actual);
         }
         if !ctx.quiet {
             eprintln!(

@@ -55,6 +55,30 @@ const KEYS: &[&str] = &[
     "min_runs",
 ];
 
+/// Which way each metric is better, for colouring a change: `[metrics] higher_is_better = [...]`
+/// and `lower_is_better = [...]`, then every gate's direction (stated or inferred), which wins.
+/// A metric in neither has no direction, and its changes are not coloured.
+pub fn directions(project: &toml::Table) -> Result<std::collections::BTreeMap<String, bool>> {
+    let mut out = std::collections::BTreeMap::new();
+    let metrics = project.get("metrics").and_then(|m| m.as_table());
+    for (key, higher) in [("higher_is_better", true), ("lower_is_better", false)] {
+        let Some(v) = metrics.and_then(|m| m.get(key)) else {
+            continue;
+        };
+        let bad = || Error::Config {
+            file: crate::config::PROJECT_FILE.into(),
+            message: format!("[metrics] `{key}` must be a list of metric names"),
+        };
+        for name in v.as_array().ok_or_else(bad)? {
+            out.insert(name.as_str().ok_or_else(bad)?.to_string(), higher);
+        }
+    }
+    for g in gates(project)? {
+        out.insert(g.metric, g.higher_is_better);
+    }
+    Ok(out)
+}
+
 /// Parse `[gates.*]`.
 pub fn gates(project: &toml::Table) -> Result<Vec<Gate>> {
     let Some(t) = project.get("gates") else {

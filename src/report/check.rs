@@ -18,6 +18,15 @@ fn num(s: &Option<crate::record::diff::Stat>) -> String {
 
 /// The verdict and one row per gate, as a terminal table or Markdown.
 pub fn render(r: &CheckReport, md: bool) -> String {
+    render_painted(r, md, None)
+}
+
+/// [`render`], with verdicts coloured by `paint` in the terminal table.
+pub fn render_painted(
+    r: &CheckReport,
+    md: bool,
+    paint: Option<fn(super::diff::Tone, &str) -> String>,
+) -> String {
     let label = side_label;
     let verdict = if r.passed { "PASS" } else { "FAIL" };
     let rows = gate_rows(r);
@@ -52,14 +61,26 @@ pub fn render(r: &CheckReport, md: bool) -> String {
         let mut t = comfy_table::Table::new();
         t.load_preset(comfy_table::presets::NOTHING);
         t.set_header(header);
+        use super::diff::Tone;
+        let tone = |v: &str| match v {
+            "pass" | "PASS" => Some(Tone::Good),
+            "FAIL" => Some(Tone::Bad),
+            "skipped" => Some(Tone::Warn),
+            _ => None,
+        };
+        let painted = |v: &str| match (paint, tone(v)) {
+            (Some(p), Some(t)) => p(t, v),
+            _ => v.to_string(),
+        };
         for row in rows {
-            t.add_row(
-                row.iter()
-                    .map(|c| crate::text::escape_control(c).into_owned()),
-            );
+            t.add_row(row.iter().enumerate().map(|(i, c)| {
+                let c = crate::text::escape_control(c).into_owned();
+                if i == 3 { painted(&c) } else { c }
+            }));
         }
         format!(
-            "gates: {verdict} ({} against {})\n{t}\n",
+            "gates: {} ({} against {})\n{t}\n",
+            painted(verdict),
             label(&r.new),
             label(&r.base)
         )

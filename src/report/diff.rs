@@ -4,10 +4,24 @@
 
 use crate::record::diff::{DiffReport, Stat};
 
+#[derive(Default)]
 pub struct Render {
     pub precision: usize,
     pub all: bool,
     pub md: bool,
+    /// Colour for the terminal (the CLI's; `None`: plain text).
+    pub paint: Option<fn(Tone, &str) -> String>,
+    /// Metric -> whether higher is better (from the gates): a change is coloured by it, never by
+    /// its sign alone.
+    pub directions: std::collections::BTreeMap<String, bool>,
+}
+
+/// What a piece of output means to the person scanning it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    Good,
+    Bad,
+    Warn,
 }
 
 impl Render {
@@ -81,10 +95,11 @@ impl Render {
             for r in rows {
                 t.add_row(r);
             }
+            // Cells were escaped by `render` before any colour was added.
             let lines: Vec<String> = t
                 .to_string()
                 .lines()
-                .map(|l| crate::text::escape_control(l.trim_end()).into_owned())
+                .map(|l| l.trim_end().to_string())
                 .collect();
             format!("{}\n", lines.join("\n"))
         }
@@ -201,11 +216,42 @@ impl Render {
             new,
             old_source,
             new_source,
-            metrics,
-            params,
-            data,
-            models,
+            mut metrics,
+            mut params,
+            mut data,
+            mut models,
         } = self.sections(d);
+        // For a terminal every cell from the repository is escaped first, so that the colour
+        // added next is the only escape sequence that reaches it.
+        let (old, new, old_source, new_source) = if self.md {
+            (old, new, old_source, new_source)
+        } else {
+            let e = |s: String| crate::text::escape_control(&s).into_owned();
+            for section in [&mut metrics, &mut params, &mut data, &mut models] {
+                for cell in section.iter_mut().flatten() {
+                    *cell = e(std::mem::take(cell));
+                }
+            }
+            (e(old), e(new), e(old_source), e(new_source))
+        };
+        if let (Some(paint), false) = (self.paint, self.md) {
+            let shown = d.metrics.iter().filter(|m| self.all || m.changed);
+            for (row, m) in metrics.iter_mut().zip(shown) {
+                let tone = match (self.directions.get(&m.name), m.change) {
+                    (Some(&higher), Some(c)) if c != 0.0 => Some(if (c > 0.0) == higher {
+                        Tone::Good
+                    } else {
+                        Tone::Bad
+                    }),
+                    _ => None,
+                };
+                if let Some(t) = tone {
+                    for cell in row.iter_mut().skip(3) {
+                        *cell = paint(t, cell);
+                    }
+                }
+            }
+        }
         let mut out = String::new();
         if self.md {
             out.push_str(&format!(

@@ -184,8 +184,7 @@ pub fn term(r: &Report) -> String {
     out.push_str(
         &diff::Render {
             precision: 4,
-            all: false,
-            md: false,
+            ..Default::default()
         }
         .render(&r.diff),
     );
@@ -282,8 +281,7 @@ fn render_markdown(
     };
     let sections = diff::Render {
         precision: 4,
-        all: false,
-        md: false,
+        ..Default::default()
     }
     .sections(diff);
     let rows = |list: &[Vec<String>], keys: &[&str]| -> Vec<serde_json::Value> {
@@ -437,8 +435,7 @@ fn render_html(
     out.push_str(&html_escape(
         &diff::Render {
             precision: 4,
-            all: false,
-            md: false,
+            ..Default::default()
         }
         .render(diff),
     ));

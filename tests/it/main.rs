@@ -21,3 +21,4 @@ mod remote;
 mod s3;
 mod safety;
 mod seaweed;
+mod terminal;

@@ -172,7 +172,11 @@ fn a_failing_stage_stops_its_dependents_and_keeps_its_lock_entry() {
     let j = out.json();
     assert_eq!(outcome(&j, "prepare"), "failed");
     assert_eq!(outcome(&j, "train"), "not-run");
-    assert!(out.stderr.contains("1 stage failed"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("stage `prepare` failed") && out.stderr.contains("exited with code 3"),
+        "{}",
+        out.stderr
+    );
     let lock_after = std::fs::read_to_string(env.path("gitml.lock")).unwrap();
     assert_eq!(
         lock_before, lock_after,
