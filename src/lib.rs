@@ -14,6 +14,8 @@ pub mod demo;
 pub mod dvc;
 pub mod error;
 pub mod fsutil;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod gate;
 pub mod git;
 pub mod hooks;

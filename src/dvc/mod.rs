@@ -11,7 +11,7 @@ pub mod config;
 pub mod files;
 pub mod md5;
 pub mod pipeline;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use yaml::line_of;
 
