@@ -303,6 +303,16 @@ impl Error {
             Error::GcUnreadable { .. } => {
                 "push that data from a machine that has it (`git ml push --all-branches`), or pass `--skip-unreadable` to collect the rest (objects younger than `gc.grace` are kept anyway)".into()
             }
+            // The hint names the docs of the file that failed, not always gitml.toml's.
+            Error::Config { file, .. } if file.starts_with(crate::pipeline::lockfile::FILE) => {
+                "gitml.lock is written by `git ml run`: take one side of a conflict (the merge driver does, `git ml init` registers it) or delete the broken stage entry and run again; see docs/formats.md (gitml.lock)".into()
+            }
+            Error::Config { file, .. } if file.ends_with(".j2") => {
+                "the report template is MiniJinja (Jinja2) text; see docs/configuration.md, `[report] template`, for the variables it gets".into()
+            }
+            Error::Config { file, .. } if file.starts_with("gitml-dvc") => {
+                "written by `git ml import dvc`; see docs/coming-from-dvc.md".into()
+            }
             Error::Config { .. } | Error::ConfigValue { .. } => {
                 "see docs/configuration.md for the keys and their types".into()
             }

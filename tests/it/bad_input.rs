@@ -349,3 +349,49 @@ fn a_pointer_whose_size_disagrees_with_its_content_is_refused() {
     assert!(r.stderr.contains("d.gitml:"), "{}", r.stderr);
     assert!(!env.exists("d/x"));
 }
+
+#[test]
+fn each_hint_points_to_the_docs_of_the_file_that_failed() {
+    let env = TestEnv::new();
+    let mut toml = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
+    toml.push_str("\n[metrics]\nfiles = [\"m.json\"]\n\n[stages.s]\ncmd = \"true\"\n");
+    env.write("gitml.toml", toml);
+    env.commit_all("stage");
+    // A metrics file that does not parse: the metrics format's docs.
+    env.write("m.json", "{\"acc\": ");
+    let r = env.git_ml(&["record", "--allow-dirty"]);
+    r.code(2);
+    assert!(r.stderr.contains("m.json"), "{}", r.stderr);
+    let hint = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .unwrap_or_default();
+    assert!(
+        hint.contains("formats.md") && !hint.contains("configuration.md"),
+        "{}",
+        r.stderr
+    );
+    // A broken gitml.lock: how the lock file is written and merged, not gitml.toml's keys.
+    env.write("m.json", "{\"acc\": 1}");
+    env.write("gitml.lock", "[stages.s]\ncmd = 3\n");
+    let r = env.git_ml(&["run"]);
+    r.code(2);
+    assert!(r.stderr.contains("gitml.lock"), "{}", r.stderr);
+    let hint = r
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .unwrap_or_default();
+    assert!(
+        hint.contains("git ml run") && hint.contains("formats.md"),
+        "{}",
+        r.stderr
+    );
+    assert!(!hint.contains("configuration.md"), "{}", r.stderr);
+    // gitml.toml itself: its keys.
+    env.write("gitml.toml", "[stages.s]\ncmd = 1\n");
+    let r = env.git_ml(&["run"]);
+    r.code(2);
+    assert!(r.stderr.contains("configuration.md"), "{}", r.stderr);
+}
