@@ -560,6 +560,21 @@ pub fn file_at(root: &Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>>
 }
 
 /// The best common ancestor of two commits, if any.
+/// The short name of the ref `rev` points through (`HEAD` on main: `main`), if it names one.
+pub fn ref_name(root: &Path, rev: &str) -> Option<String> {
+    // `--abbrev-ref` echoes `--end-of-options` back, so an option-like revision is refused here.
+    if rev.starts_with('-') {
+        return None;
+    }
+    let out = run(
+        root,
+        &["rev-parse", "--verify", "--quiet", "--abbrev-ref", rev],
+    )
+    .ok()?;
+    let name = String::from_utf8_lossy(&out).trim().to_string();
+    (!name.is_empty() && name != "HEAD").then_some(name)
+}
+
 pub fn merge_base(root: &Path, a: &str, b: &str) -> Result<Option<String>> {
     match run(root, &["merge-base", a, b]) {
         Ok(out) => Ok(Some(String::from_utf8_lossy(&out).trim().to_string())),

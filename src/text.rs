@@ -133,6 +133,23 @@ pub fn mermaid(s: &str) -> String {
     cleaned.replace('@', "@ ")
 }
 
+/// A CSV field from the repository (a metric name, a branch): quoted when it holds a comma,
+/// quote or line break, and, when it starts like a spreadsheet formula (`=`, `+`, `-`, `@`, tab,
+/// carriage return), prefixed with `'`, so a cloned repository's metric name cannot run a formula
+/// in the spreadsheet that opens the export (OWASP's CSV injection advice).
+pub fn csv(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +160,20 @@ mod tests {
         assert_eq!(escape_control("a\nb"), "a\\nb");
         assert_eq!(escape_control("x\u{1b}]0;t\u{7}"), "x\\e]0;t\\x07");
         assert_eq!(escape_control("evil\u{202e}txt"), "evil\\u{202e}txt");
+    }
+
+    #[test]
+    fn csv_fields_cannot_become_formulas_or_break_rows() {
+        assert_eq!(csv("acc"), "acc");
+        assert_eq!(csv("a,b"), "\"a,b\"");
+        assert_eq!(csv("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(
+            csv("=HYPERLINK(\"http://x\")"),
+            "\"'=HYPERLINK(\"\"http://x\"\")\""
+        );
+        assert_eq!(csv("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv("-1+1"), "'-1+1");
+        assert_eq!(csv("line\nbreak"), "\"line\nbreak\"");
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, args: AddArgs) -> gitml::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     for w in &report.warnings {
-        eprintln!("warning: {}", output::shown(w));
+        warning!("{}", output::shown(w));
     }
     for a in report.added.iter().filter(|_| !ctx.quiet) {
         let what = match a.kind {

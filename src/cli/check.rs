@@ -47,7 +47,7 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> gitml::Result<Outcome> {
         args.baseline.as_deref(),
     )?;
     for w in &warnings {
-        eprintln!("warning: {}", output::shown(&w.message));
+        warning!("{}", output::shown(&w.message));
     }
     if args.json {
         output::json(&report)?;

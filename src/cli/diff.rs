@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, args: DiffArgs) -> gitml::Result<Outcome> {
     let (a, b) = gitml::record::diff::resolve(&ws, args.a.as_deref(), args.b.as_deref())?;
     let report = gitml::record::diff::diff(&ws, &a, &b)?;
     for w in &report.warnings {
-        eprintln!("warning: {}", w.message);
+        warning!("{}", w.message);
     }
     if args.json {
         output::json(&report)?;

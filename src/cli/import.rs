@@ -109,7 +109,7 @@ fn print_report(r: &ImportReport, quiet: bool) {
         outln!("not converted: {}: {}: {}", n.origin, n.what, n.why);
     }
     for w in &r.warnings {
-        eprintln!("warning: {w}");
+        warning!("{w}");
     }
     if quiet {
         return;

@@ -35,7 +35,7 @@ pub fn run(ctx: &Ctx, args: InitArgs) -> gitml::Result<Outcome> {
     let repo = gitml::repo::Repo::discover(&ctx.cwd)?;
     let config = gitml::config::Config::load(&repo.root, &repo.gitml_dir(), &ctx.overrides)?;
     for w in &config.warnings {
-        eprintln!("warning: {}", output::shown(w));
+        warning!("{}", output::shown(w));
     }
     let report = gitml::init::init(&repo, &config.cache_dir)?;
     if args.json {

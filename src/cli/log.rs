@@ -41,7 +41,7 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> gitml::Result<Outcome> {
     ws.require_initialised()?;
     let report = gitml::record::log::log(&ws, &args.range, &args.metrics, args.max_count)?;
     for w in &report.warnings {
-        eprintln!("warning: {}", w.message);
+        warning!("{}", w.message);
     }
     if args.json {
         output::json(&report)?;
@@ -53,7 +53,7 @@ pub fn run(ctx: &Ctx, args: LogArgs) -> gitml::Result<Outcome> {
     };
     if args.csv {
         let mut header = vec!["commit".to_string(), "date".into(), "source".into()];
-        header.extend(report.metrics.iter().map(|m| csv_cell(m)));
+        header.extend(report.metrics.iter().map(|m| gitml::text::csv(m)));
         outln!("{}", header.join(","));
         for e in &report.entries {
             let mut row = vec![e.commit.clone(), e.date.clone(), origin(e.origin).into()];
@@ -117,13 +117,5 @@ fn origin(o: Origin) -> &'static str {
         Origin::Files => "files",
         Origin::Worktree => "workspace",
         Origin::None => "-",
-    }
-}
-
-fn csv_cell(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }

@@ -19,6 +19,12 @@ macro_rules! outln {
     }};
 }
 
+/// A warning on stderr: `warning: ...` (control characters escaped), or a JSON log event with
+/// `--log-format json`.
+macro_rules! warning {
+    ($($t:tt)*) => { $crate::cli::output::warning(format_args!($($t)*)) };
+}
+
 mod add;
 mod check;
 mod checkout;
@@ -27,6 +33,7 @@ mod completions;
 mod dag;
 mod demo;
 mod diff;
+mod export;
 mod fetch;
 mod gc;
 mod hook;
@@ -98,6 +105,11 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     quiet: bool,
 
+    /// Logs, warnings and errors on stderr as text, or as JSON lines (one object per event, for
+    /// ELK, Fluentd, Loki)
+    #[arg(long, global = true, value_enum, value_name = "FORMAT", default_value_t = output::LogFormat::Text)]
+    log_format: output::LogFormat,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -120,6 +132,7 @@ enum Command {
     Record(record::RecordArgs),
     Show(show::ShowArgs),
     Log(log::LogArgs),
+    Export(export::ExportArgs),
     Diff(diff::DiffArgs),
     Run(run::RunArgs),
     Check(check::CheckArgs),
@@ -156,7 +169,7 @@ impl Ctx {
     pub fn workspace(&self) -> gitml::Result<Workspace> {
         let ws = Workspace::open(&self.cwd, &self.overrides)?;
         for w in &ws.config.warnings {
-            eprintln!("warning: {}", output::shown(w));
+            warning!("{}", output::shown(w));
         }
         Ok(ws)
     }
@@ -175,7 +188,8 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    init_tracing(cli.verbose);
+    output::set_log_format(cli.log_format);
+    init_tracing(cli.verbose, cli.log_format);
     output::decide_color(cli.color);
     let cwd = match std::env::current_dir() {
         Ok(d) => d,
@@ -212,6 +226,7 @@ pub fn main() -> ExitCode {
         Command::Record(a) => record::run(&ctx, a),
         Command::Show(a) => show::run(&ctx, a),
         Command::Log(a) => log::run(&ctx, a),
+        Command::Export(a) => export::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
@@ -262,6 +277,11 @@ fn report(e: &gitml::Error) -> ExitCode {
     // Every line passes through `redact`: no key or token reaches the terminal or a CI log.
     // ... and through `shown`: a file name's escape sequences never reach the terminal.
     let redact = |s: &str| output::shown(&gitml::error::redact(s)).into_owned();
+    if output::log_json() {
+        let hint = e.hint().map(|h| gitml::error::redact(&h));
+        tracing::error!(target: "gitml", hint, "{}", gitml::error::redact(&e.to_string()));
+        return ExitCode::from(EXIT_ERROR);
+    }
     let _ = writeln!(err, "error: {}", redact(&e.to_string()));
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -277,15 +297,22 @@ fn report(e: &gitml::Error) -> ExitCode {
     ExitCode::from(EXIT_ERROR)
 }
 
-fn init_tracing(verbose: u8) {
+fn init_tracing(verbose: u8, format: output::LogFormat) {
+    let json = format == output::LogFormat::Json;
     let filter = match (std::env::var("GITML_LOG"), verbose) {
         (Ok(f), _) => f,
+        // JSON logs carry warnings and errors too, so there is always a subscriber.
+        (Err(_), 0) if json => "gitml=warn".into(),
         (Err(_), 0) => return,
         (Err(_), 1) => "gitml=info".into(),
         (Err(_), _) => "gitml=debug".into(),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.try_init()
+    };
 }

@@ -64,6 +64,34 @@ pub fn color() -> bool {
     COLOR.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// `--log-format`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+static LOG_JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+pub fn set_log_format(f: LogFormat) {
+    LOG_JSON.store(f == LogFormat::Json, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether stderr carries JSON log lines (`--log-format json`).
+pub fn log_json() -> bool {
+    LOG_JSON.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A warning (see the `warning!` macro): text on stderr, or a JSON log event. Secrets redacted.
+pub fn warning(args: std::fmt::Arguments<'_>) {
+    let text = gitml::error::redact(&args.to_string());
+    if log_json() {
+        tracing::warn!(target: "gitml", "{text}");
+    } else {
+        eprintln!("warning: {}", shown(&text));
+    }
+}
+
 /// `text` in the colour of `t`, when colour is on (anstyle renders the escape codes).
 pub fn tone(t: gitml::report::diff::Tone, text: &str) -> String {
     use anstyle::{AnsiColor, Style};

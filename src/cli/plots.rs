@@ -81,7 +81,7 @@ pub fn run(ctx: &Ctx, args: PlotsArgs) -> gitml::Result<Outcome> {
     };
     let decls = plots::declared(&ws)?;
     if decls.is_empty() && !ctx.quiet {
-        eprintln!("warning: no plots are declared");
+        warning!("no plots are declared");
         eprintln!(
             "hint: add `[plots.NAME]` with `path = \"...\"` to gitml.toml, or `plots = [...]` to a stage"
         );
@@ -91,7 +91,7 @@ pub fn run(ctx: &Ctx, args: PlotsArgs) -> gitml::Result<Outcome> {
     let shown = output::shown;
     if !ctx.quiet {
         for w in &report.warnings {
-            eprintln!("warning: {}", shown(&w.message));
+            warning!("{}", shown(&w.message));
         }
     }
     let errors = report.errors();

@@ -97,7 +97,7 @@ pub fn run(ctx: &Ctx, args: RecordArgs) -> gitml::Result<Outcome> {
     let rec = gitml::record::capture::record(&ws, &opts)?;
     if args.json {
         for w in &rec.warnings {
-            eprintln!("warning: {}", output::shown(&w.message));
+            warning!("{}", output::shown(&w.message));
         }
         output::json(&rec)?;
     } else {
@@ -109,7 +109,7 @@ pub fn run(ctx: &Ctx, args: RecordArgs) -> gitml::Result<Outcome> {
 /// Say where a run went: on HEAD, pending, or both (`record` and `run` share this).
 pub fn describe(rec: &gitml::record::capture::Recorded, quiet: bool) {
     for w in &rec.warnings {
-        eprintln!("warning: {}", output::shown(&w.message));
+        warning!("{}", output::shown(&w.message));
     }
     if quiet {
         return;

@@ -62,7 +62,7 @@ pub fn run(ctx: &Ctx, args: ReportArgs) -> gitml::Result<Outcome> {
     };
     let report = gitml::report::build(&ws, &opts)?;
     for w in &report.warnings {
-        eprintln!("warning: {}", output::shown(&w.message));
+        warning!("{}", output::shown(&w.message));
     }
     let text = match args.format {
         Format::Json => {

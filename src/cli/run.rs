@@ -94,13 +94,13 @@ pub fn run(ctx: &Ctx, args: RunArgs) -> gitml::Result<Outcome> {
             duration,
         ) {
             Ok(r) => recorded = Some(r),
-            Err(e) => eprintln!("warning: the run was not recorded: {e}"),
+            Err(e) => warning!("the run was not recorded: {e}"),
         }
     }
     if args.json {
         if let Some(r) = &recorded {
             for w in &r.warnings {
-                eprintln!("warning: {}", output::shown(&w.message));
+                warning!("{}", output::shown(&w.message));
             }
         }
         output::json(&serde_json::json!({

@@ -97,7 +97,7 @@ pub fn run(ctx: &Ctx, args: ShowArgs) -> gitml::Result<Outcome> {
     let declared = gitml::record::capture::Declared::from_project(&ws.config.project)?;
     let snap = gitml::record::capture::snapshot_at(&mut reader, &commit, &declared)?;
     for w in &snap.warnings {
-        eprintln!("warning: {}", output::shown(&w.message));
+        warning!("{}", output::shown(&w.message));
     }
     if args.json {
         output::json(&snap)?;

@@ -189,7 +189,7 @@ pub fn sync_notes(ws: &Workspace, publish: bool, quiet: bool) -> gitml::Result<(
         if publish {
             return Err(e);
         }
-        eprintln!("warning: registry tags were not fetched from `{remote}`: {e}");
+        warning!("registry tags were not fetched from `{remote}`: {e}");
     }
     let result = if publish {
         gitml::record::sync::push(root, &remote)
@@ -204,7 +204,7 @@ pub fn sync_notes(ws: &Workspace, publish: bool, quiet: bool) -> gitml::Result<(
             Ok(())
         }
         Err(e) if !publish => {
-            eprintln!("warning: run records were not fetched from `{remote}`: {e}");
+            warning!("run records were not fetched from `{remote}`: {e}");
             Ok(())
         }
         Err(e) => Err(e),

@@ -11,6 +11,7 @@ pub mod at;
 pub mod capture;
 pub mod diff;
 pub mod dvc_era;
+pub mod export;
 pub mod files;
 pub mod log;
 pub mod notes;

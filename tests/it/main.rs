@@ -9,6 +9,7 @@ mod cli;
 mod crash;
 mod data;
 mod demo;
+mod export;
 mod gates;
 mod hooks;
 mod import;
