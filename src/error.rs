@@ -280,11 +280,15 @@ impl Error {
                 "pass `-r NAME`, or choose a default with `git ml remote default NAME`".into()
             }
             Error::RemoteConfig { .. } => "see docs/configuration.md, section Remotes".into(),
-            Error::Remote { kind, .. } => match kind {
+            Error::Remote { kind, url, .. } => match kind {
                 RemoteErrorKind::Unreachable => {
                     "check the remote's `url` and `endpoint` (`git ml remote list`) and that the server is up".into()
                 }
+                RemoteErrorKind::Denied if url.starts_with("gs://") => "check the credentials: `GOOGLE_APPLICATION_CREDENTIALS` or `GOOGLE_SERVICE_ACCOUNT` (a service account with access to the bucket)".into(),
+                RemoteErrorKind::Denied if url.starts_with("az://") || url.starts_with("azure://") => "check the credentials: the remote's `account` and `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN`".into(),
                 RemoteErrorKind::Denied => "check the credentials: `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`, the remote's `profile`, or `.git/gitml/config.toml`".into(),
+                RemoteErrorKind::NoCredentials if url.starts_with("gs://") => "set `GOOGLE_APPLICATION_CREDENTIALS` (a service account key file) or `GOOGLE_SERVICE_ACCOUNT`; on a Google Cloud machine, `GITML_GCS_INSTANCE_CREDENTIALS=1` uses its metadata server; a public bucket: `anonymous = true`".into(),
+                RemoteErrorKind::NoCredentials if url.starts_with("az://") || url.starts_with("azure://") => "set `AZURE_STORAGE_ACCOUNT_KEY` or `AZURE_STORAGE_SAS_TOKEN` (and the remote's `account`, or `AZURE_STORAGE_ACCOUNT_NAME`); with a managed identity, `GITML_AZURE_MANAGED_IDENTITY=1`; a public container: `anonymous = true`".into(),
                 RemoteErrorKind::NoCredentials => "set `AWS_ACCESS_KEY_ID` and `AWS_SECRET_ACCESS_KEY`, name an AWS `profile`, or put the keys in `.git/gitml/config.toml` (never in gitml.toml)".into(),
                 RemoteErrorKind::NoSuchStore => "create the bucket or directory first, or fix the remote's `url`".into(),
                 RemoteErrorKind::ReadOnly => "HTTP remotes are read-only; push to a directory or object-store remote".into(),

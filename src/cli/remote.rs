@@ -50,7 +50,8 @@ struct AddArgs {
     /// Make it the default remote
     #[arg(short = 'd', long)]
     default: bool,
-    /// S3-compatible endpoint, e.g. `http://127.0.0.1:8333` (SeaweedFS, MinIO, Ceph, R2)
+    /// Endpoint: an S3-compatible server (`http://127.0.0.1:8333`: SeaweedFS, MinIO, Ceph, R2),
+    /// a GCS base URL or an Azure blob endpoint (emulators, sovereign clouds)
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
     /// Region (S3; default `AWS_REGION`, else us-east-1)
@@ -65,6 +66,12 @@ struct AddArgs {
     /// AWS profile (from `~/.aws/credentials`) holding the keys
     #[arg(long)]
     profile: Option<String>,
+    /// Azure storage account (default `AZURE_STORAGE_ACCOUNT_NAME`)
+    #[arg(long)]
+    account: Option<String>,
+    /// Unsigned requests, for a public bucket or container (no credentials needed)
+    #[arg(long)]
+    anonymous: bool,
     /// Write to the machine-local config instead of `gitml.toml`
     #[arg(long)]
     local: bool,
@@ -95,6 +102,8 @@ pub fn run(ctx: &Ctx, args: RemoteArgs) -> gitml::Result<Outcome> {
                 path_style: a.path_style,
                 allow_http: a.allow_http,
                 profile: a.profile,
+                account: a.account,
+                anonymous: a.anonymous,
             };
             // Credentials in a URL are for this machine only: gitml.toml is committed.
             for (what, text) in [("URL", Some(&a.url)), ("endpoint", r.endpoint.as_ref())] {

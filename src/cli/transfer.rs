@@ -141,7 +141,32 @@ pub fn finish(
             report.skipped
         );
     }
-    // A dead server fails every object the same way: show a few, count the rest.
+    // A remote that is down, stalled, refuses the credentials or has no bucket fails every
+    // object the same way: one error, with its hint, and the count.
+    if report.missing.is_empty()
+        && let Some(gitml::Error::Remote {
+            remote,
+            url,
+            message,
+            kind,
+        }) = report.failed.iter().find_map(|f| f.outage.as_ref())
+        && report
+            .failed
+            .iter()
+            .all(|f| f.outage.is_some() || f.error.starts_with("not attempted"))
+    {
+        let total = report.failed.len() as u64 + report.transferred;
+        return Err(gitml::Error::Remote {
+            remote: remote.clone(),
+            url: url.clone(),
+            message: format!(
+                "{message} ({} of {total} failed)",
+                output::plural(report.failed.len() as u64, "transfer", "transfers")
+            ),
+            kind: *kind,
+        });
+    }
+    // Otherwise show a few failures, and count the rest.
     const SHOWN: usize = 5;
     let redact = gitml::error::redact;
     for f in report.missing.iter().chain(&report.failed).take(SHOWN) {

@@ -289,6 +289,7 @@ pub fn fetch(
                     oid: t.oid,
                     path: t.path.clone(),
                     error: format!("not imported from DVC (no entry with this oid in `{MAP_FILE}`): it was added after the import; fetch it from a git-ml remote"),
+                    outage: None,
                 });
                 return;
             };
@@ -302,11 +303,7 @@ pub fn fetch(
                     r.transferred += objects;
                     r.bytes += bytes;
                 }
-                Err(e) => r.failed.push(Failure {
-                    oid: t.oid,
-                    path: t.path.clone(),
-                    error: e.to_string(),
-                }),
+                Err(e) => r.failed.push(Failure::of(t.oid, &t.path, e)),
             }
         })
     });

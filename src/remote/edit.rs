@@ -18,6 +18,8 @@ pub struct NewRemote {
     pub path_style: Option<bool>,
     pub allow_http: Option<bool>,
     pub profile: Option<String>,
+    pub account: Option<String>,
+    pub anonymous: bool,
 }
 
 fn load(file: &Path) -> Result<DocumentMut> {
@@ -114,6 +116,7 @@ pub fn add(file: &Path, r: &NewRemote) -> Result<()> {
         ("endpoint", &r.endpoint),
         ("region", &r.region),
         ("profile", &r.profile),
+        ("account", &r.account),
     ] {
         if let Some(v) = v {
             t.insert(k, value(v));
@@ -123,6 +126,9 @@ pub fn add(file: &Path, r: &NewRemote) -> Result<()> {
         if let Some(v) = v {
             t.insert(k, value(v));
         }
+    }
+    if r.anonymous {
+        t.insert("anonymous", value(true));
     }
     append_table(file, &format!("remotes.{}", r.name), &t)
 }

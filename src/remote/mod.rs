@@ -31,6 +31,7 @@ const PROJECT_KEYS: &[&str] = &[
     "path_style",
     "allow_http",
     "anonymous",
+    "account",
     "profile",
     "jobs",
 ];
@@ -74,6 +75,8 @@ pub struct RemoteSpec {
     pub path_style: Option<bool>,
     pub allow_http: Option<bool>,
     pub anonymous: bool,
+    /// Azure: the storage account (default `AZURE_STORAGE_ACCOUNT_NAME`).
+    pub account: Option<String>,
     pub profile: Option<String>,
     pub jobs: Option<usize>,
     pub(crate) access_key_id: Option<String>,
@@ -274,6 +277,7 @@ fn apply(spec: &mut RemoteSpec, value: &toml::Value, local: bool) -> Result<()> 
             "path_style" => spec.path_style = Some(boolean()?),
             "allow_http" => spec.allow_http = Some(boolean()?),
             "anonymous" => spec.anonymous = boolean()?,
+            "account" => spec.account = Some(string()?),
             "profile" => spec.profile = Some(string()?),
             "jobs" => {
                 let n = v

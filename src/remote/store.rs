@@ -51,13 +51,26 @@ pub struct StoreTransport {
     writable: bool,
 }
 
+/// How long a request may go without an answer or a byte before it is abandoned and retried:
+/// `GITML_REMOTE_TIMEOUT` seconds, default 60 (what the AWS CLI waits).
+///
+/// The clients' read timeout counts from the start of a request, so it also bounds how long one
+/// upload (a whole object up to 64 MiB, or one 16 MiB part) may take: 60 s is a 16 MiB part at
+/// 280 KB/s. A shorter value detects a stalled server sooner and needs a faster uplink.
+fn request_timeout() -> Duration {
+    std::env::var("GITML_REMOTE_TIMEOUT")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0)
+        .map(Duration::from_secs)
+        .unwrap_or(Duration::from_secs(60))
+}
+
 fn client_options() -> ClientOptions {
     ClientOptions::new()
         .with_connect_timeout(Duration::from_secs(5))
-        // A 16 MiB part on a slow uplink takes a while; a stalled connection is caught by
-        // the read timeout instead.
-        .with_timeout(Duration::from_secs(600))
-        .with_read_timeout(Duration::from_secs(60))
+        .with_timeout(Duration::from_secs(600).max(request_timeout() * 2))
+        .with_read_timeout(request_timeout())
         .with_pool_max_idle_per_host(64)
 }
 
@@ -69,7 +82,11 @@ fn retry() -> RetryConfig {
             base: 2.0,
         },
         max_retries: 4,
-        retry_timeout: Duration::from_secs(60),
+        // New attempts start only within 2.5 timeouts of the first: a request that stalls once
+        // is retried, and a remote that keeps stalling ends the command after about three
+        // timeouts (3 minutes by default), not one timeout per retry per object (the breaker in
+        // transfer.rs stops the other transfers once one has given up).
+        retry_timeout: request_timeout() * 5 / 2,
     }
 }
 
@@ -147,10 +164,27 @@ impl StoreTransport {
             }
             Kind::Gcs { bucket, prefix } => {
                 use object_store::gcp::GoogleCloudStorageBuilder;
-                let b = GoogleCloudStorageBuilder::from_env()
+                let http = spec
+                    .endpoint
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with("http://"));
+                let mut b = GoogleCloudStorageBuilder::from_env()
                     .with_bucket_name(bucket)
-                    .with_client_options(client_options())
+                    .with_client_options(
+                        client_options().with_allow_http(spec.allow_http.unwrap_or(http)),
+                    )
                     .with_retry(retry());
+                if let Some(e) = &spec.endpoint {
+                    b = b.with_base_url(e.trim_end_matches('/'));
+                }
+                if spec.anonymous {
+                    b = b.with_skip_signature(true);
+                } else if !gcs_credentials_configured() {
+                    return Err(cfg_err(
+                        "no credentials found (`GOOGLE_APPLICATION_CREDENTIALS`, `GOOGLE_SERVICE_ACCOUNT`, gcloud's application default credentials)".into(),
+                        RemoteErrorKind::NoCredentials,
+                    ));
+                }
                 (Arc::new(b.build().map_err(build_err)?), prefix, true)
             }
             Kind::Azure { container, prefix } => {
@@ -160,10 +194,21 @@ impl StoreTransport {
                     .with_client_options(client_options())
                     .with_retry(retry());
                 if let Some(e) = &spec.endpoint {
-                    b = b.with_endpoint(e.clone());
-                    if e.starts_with("http://") {
+                    b = b.with_endpoint(e.trim_end_matches('/').to_string());
+                    if e.starts_with("http://") && spec.allow_http != Some(false) {
                         b = b.with_allow_http(true);
                     }
+                }
+                if let Some(a) = &spec.account {
+                    b = b.with_account(a);
+                }
+                if spec.anonymous {
+                    b = b.with_skip_signature(true);
+                } else if !azure_credentials_configured() {
+                    return Err(cfg_err(
+                        "no credentials found (`AZURE_STORAGE_ACCOUNT_KEY`, `AZURE_STORAGE_SAS_TOKEN`, a service principal's `AZURE_CLIENT_SECRET`, a federated token)".into(),
+                        RemoteErrorKind::NoCredentials,
+                    ));
                 }
                 (Arc::new(b.build().map_err(build_err)?), prefix, true)
             }
@@ -223,7 +268,7 @@ fn classify(e: &object_store::Error) -> RemoteErrorKind {
         E::PermissionDenied { .. } | E::Unauthenticated { .. } => RemoteErrorKind::Denied,
         _ => {
             let text = format!("{e:?} {e}");
-            if text.contains("NoSuchBucket") {
+            if text.contains("NoSuchBucket") || text.contains("ContainerNotFound") {
                 RemoteErrorKind::NoSuchStore
             } else if text.contains("403")
                 || text.contains("InvalidAccessKeyId")
@@ -231,7 +276,19 @@ fn classify(e: &object_store::Error) -> RemoteErrorKind {
                 || text.contains("AccessDenied")
             {
                 RemoteErrorKind::Denied
-            } else if text.contains("onnect") || text.contains("dns error") {
+            } else if [
+                "onnect",
+                "dns error",
+                "error sending request",
+                "timed out",
+                "eset by peer",
+                "roken pipe",
+                "ncomplete",
+                "error decoding response body",
+            ]
+            .iter()
+            .any(|t| text.contains(t))
+            {
                 RemoteErrorKind::Unreachable
             } else {
                 RemoteErrorKind::Other
@@ -472,11 +529,72 @@ impl Transport for StoreTransport {
         // One cheap request that needs working credentials and an existing bucket: a HEAD of an
         // object that cannot exist (HTTP servers answer 404 just the same).
         let probe = Path::from("blake3/.gitml-probe");
-        match runtime().block_on(self.store.head(&probe)) {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(self.err(e)),
+        if !self.writable {
+            return match runtime().block_on(self.store.head(&probe)) {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(e) => Err(self.err(e)),
+            };
+        }
+        // Object stores: a listing of a prefix that holds nothing. A HEAD answers a missing
+        // bucket with a bare 404, the same as a missing object, and a push would then go ahead
+        // (some servers create the bucket on the first PUT); a listing names the bucket's absence.
+        let first = runtime().block_on(async { self.store.list(Some(&probe)).next().await });
+        match first {
+            None | Some(Ok(_)) => Ok(()),
+            Some(Err(object_store::Error::NotFound { .. })) => Err(Error::Remote {
+                remote: self.name.clone(),
+                url: self.url.clone(),
+                message: "the bucket or container does not exist".into(),
+                kind: RemoteErrorKind::NoSuchStore,
+            }),
+            Some(Err(e)) => Err(self.err(e)),
         }
     }
+}
+
+fn env_set(names: &[&str]) -> bool {
+    names
+        .iter()
+        .any(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty()))
+}
+
+/// Whether GCS credentials are configured; without them the client would ask the metadata
+/// server of a Google Cloud machine, which elsewhere costs a timeout before a vague error.
+/// `GITML_GCS_INSTANCE_CREDENTIALS=1` says the machine has one.
+fn gcs_credentials_configured() -> bool {
+    if env_set(&[
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "GOOGLE_SERVICE_ACCOUNT",
+        "GOOGLE_SERVICE_ACCOUNT_PATH",
+        "GOOGLE_SERVICE_ACCOUNT_KEY",
+        "GITML_GCS_INSTANCE_CREDENTIALS",
+    ]) {
+        return true;
+    }
+    let config = std::env::var_os("CLOUDSDK_CONFIG")
+        .map(std::path::PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config/gcloud"))
+        });
+    config.is_some_and(|c| c.join("application_default_credentials.json").is_file())
+}
+
+/// Whether Azure credentials are configured (the same reason as for GCS: no silent wait on a
+/// managed-identity endpoint). `GITML_AZURE_MANAGED_IDENTITY=1` says the machine has one.
+fn azure_credentials_configured() -> bool {
+    env_set(&[
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "AZURE_STORAGE_ACCESS_KEY",
+        "AZURE_STORAGE_KEY",
+        "AZURE_STORAGE_MASTER_KEY",
+        "AZURE_STORAGE_SAS_TOKEN",
+        "AZURE_STORAGE_SAS_KEY",
+        "AZURE_STORAGE_TOKEN",
+        "AZURE_CLIENT_SECRET",
+        "AZURE_FEDERATED_TOKEN_FILE",
+        "AZURE_USE_AZURE_CLI",
+        "GITML_AZURE_MANAGED_IDENTITY",
+    ])
 }
 
 /// Keys from `~/.aws/credentials` (or `AWS_SHARED_CREDENTIALS_FILE`) for the remote's `profile`

@@ -229,6 +229,30 @@ pub struct Failure {
     /// A tracked path that needs it.
     pub path: String,
     pub error: String,
+    /// The remote-wide error behind it (unreachable, stalled, credentials refused, no bucket),
+    /// when that is what it was: every other object then fails the same way, and the command
+    /// says so once ([`TransferReport::outage`]).
+    #[serde(skip)]
+    pub outage: Option<Error>,
+}
+
+impl Failure {
+    pub(crate) fn of(oid: Oid, path: &str, e: Error) -> Failure {
+        use crate::error::RemoteErrorKind as K;
+        let remote_wide = matches!(
+            &e,
+            Error::Remote {
+                kind: K::Unreachable | K::Denied | K::NoCredentials | K::NoSuchStore,
+                ..
+            }
+        );
+        Failure {
+            oid,
+            path: path.to_string(),
+            error: crate::error::redact(&e.to_string()),
+            outage: remote_wide.then_some(e),
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize)]
@@ -342,6 +366,7 @@ fn plan_push(
                 oid: *oid,
                 path: path.clone(),
                 error: "not in the local cache".into(),
+                outage: None,
             });
         }
     }
@@ -372,6 +397,7 @@ fn plan_push(
                 oid: f.0,
                 path: f.2,
                 error: "not in the local cache".into(),
+                outage: None,
             });
         } else {
             plan.files.push(f);
@@ -465,11 +491,7 @@ pub fn push_with(
                 }
                 Err(e) => {
                     failed.insert(*oid);
-                    report.failed.push(Failure {
-                        oid: *oid,
-                        path: path.clone(),
-                        error: crate::error::redact(&e.to_string()),
-                    });
+                    report.failed.push(Failure::of(*oid, path, e));
                 }
             }
         }
@@ -547,19 +569,13 @@ fn repair(
                 report.bytes += size;
                 report.skipped = report.skipped.saturating_sub(1);
             }
-            Err(e) => {
-                let error = match e {
-                    Error::ObjectMissing { .. } => {
-                        "damaged on the remote, and not in the local cache to repair it".into()
-                    }
-                    e => crate::error::redact(&e.to_string()),
-                };
-                report.failed.push(Failure {
-                    oid: *oid,
-                    path: path.clone(),
-                    error,
-                });
-            }
+            Err(Error::ObjectMissing { .. }) => report.failed.push(Failure {
+                oid: *oid,
+                path: path.clone(),
+                error: "damaged on the remote, and not in the local cache to repair it".into(),
+                outage: None,
+            }),
+            Err(e) => report.failed.push(Failure::of(*oid, path, e)),
         }
     }
 }
@@ -620,17 +636,18 @@ pub fn fetch(
                 }
                 Err(e) => {
                     dir_failed.insert(path.clone());
-                    let f = Failure {
-                        oid: *oid,
-                        path: path.clone(),
-                        error: crate::error::redact(&e.to_string()),
-                    };
-                    match e {
+                    let missing = matches!(
+                        e,
                         Error::Remote {
                             kind: crate::error::RemoteErrorKind::MissingObject,
                             ..
-                        } => report.missing.push(f),
-                        _ => report.failed.push(f),
+                        }
+                    );
+                    let f = Failure::of(*oid, path, e);
+                    if missing {
+                        report.missing.push(f);
+                    } else {
+                        report.failed.push(f);
                     }
                 }
             }

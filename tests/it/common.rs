@@ -103,6 +103,9 @@ impl TestEnv {
             if k.starts_with("GIT_")
                 || k.starts_with("GITML_")
                 || k.starts_with("AWS_")
+                || k.starts_with("AZURE_")
+                || k.starts_with("GOOGLE_")
+                || k.starts_with("GCE_")
                 || k.starts_with("GITHUB_")
                 || ["CI", "CI_JOB_URL", "BUILD_URL"].contains(&k.as_str())
             {

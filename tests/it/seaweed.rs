@@ -178,7 +178,16 @@ impl Seaweed {
                 }
             })
             .collect();
-        format!("{}-{n}", &clean[..clean.len().min(40)])
+        let name = format!("{}-{n}", &clean[..clean.len().min(40)]);
+        // Created up front, through the filer (a directory under /buckets is a bucket): git-ml
+        // refuses to push into a bucket that does not exist rather than have the server make one.
+        let made = http(self.ports.filer, "POST", &format!("/buckets/{name}/"), &[]);
+        assert!(
+            made.as_ref().is_some_and(|r| r.0 < 300),
+            "cannot create bucket {name}: {:?}",
+            made.map(|r| (r.0, String::from_utf8_lossy(&r.1).into_owned()))
+        );
+        name
     }
 
     /// Overwrite an object behind S3's back, through the filer (no signature needed there).
@@ -194,6 +203,52 @@ impl Seaweed {
         http(self.ports.filer, "HEAD", &path, &[]).is_some_and(|r| r.0 == 200)
     }
 
+    /// An object's bytes as the server holds them (via the filer, not through S3 or any proxy).
+    pub fn read(&self, bucket: &str, key: &str) -> Option<Vec<u8>> {
+        let path = format!("/buckets/{bucket}/{key}");
+        http(self.ports.filer, "GET", &path, &[]).and_then(|r| (r.0 == 200).then_some(r.1))
+    }
+
+    /// Every object below `prefix` in `bucket` (keys relative to the bucket), with its bytes,
+    /// read through the filer.
+    pub fn objects(&self, bucket: &str, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut dirs = vec![format!("/buckets/{bucket}/{}", prefix.trim_matches('/'))];
+        while let Some(dir) = dirs.pop() {
+            let r = http_with(
+                self.ports.filer,
+                "GET",
+                &format!("{dir}/?limit=100000"),
+                &["Accept: application/json"],
+                &[],
+            )
+            .expect("filer answers");
+            if r.0 == 404 {
+                continue;
+            }
+            assert_eq!(r.0, 200, "filer listing of {dir}");
+            let v: serde_json::Value = serde_json::from_slice(&r.1).expect("filer listing is JSON");
+            for e in v["Entries"].as_array().into_iter().flatten() {
+                let full = e["FullPath"].as_str().expect("FullPath").to_string();
+                let mode = e["Mode"].as_u64().unwrap_or(0);
+                if mode & (1 << 31) != 0 {
+                    dirs.push(full);
+                } else {
+                    let key = full[format!("/buckets/{bucket}/").len()..].to_string();
+                    let body = self.read(bucket, &key).expect("listed object reads");
+                    out.push((key, body));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The S3 port, for a proxy in front of it.
+    pub fn s3_port(&self) -> u16 {
+        self.ports.s3
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.dir
     }
@@ -207,10 +262,22 @@ impl Drop for Seaweed {
 
 /// A minimal HTTP/1.1 request; `None` if nothing answers. Enough for health checks and the filer.
 pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> Option<(u16, Vec<u8>)> {
+    http_with(port, method, path, &[], body)
+}
+
+/// [`http`] with extra header lines (`Name: value`).
+pub fn http_with(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).ok()?;
