@@ -12,6 +12,7 @@ mod data;
 mod demo;
 mod emulators;
 mod export;
+mod faultloops;
 mod faultproxy;
 mod faults;
 mod gates;
