@@ -318,6 +318,20 @@ impl Cache {
         })
     }
 
+    /// A writer for an object arriving in parts, in any order (parallel ranged downloads); see
+    /// [`PartWriter`].
+    pub fn part_writer(&self, len: u64) -> Result<PartWriter<'_>> {
+        let temp = self.new_temp()?;
+        let file = fs::File::create(&temp)?;
+        file.set_len(len)?;
+        Ok(PartWriter {
+            cache: self,
+            file: Some(file),
+            temp,
+            len,
+        })
+    }
+
     /// Read a whole object, checking its hash.
     pub fn read_verified(&self, oid: &Oid) -> Result<Vec<u8>> {
         let bytes = fs::read(self.object_path(oid))?;
@@ -670,6 +684,53 @@ impl ObjectWriter<'_> {
         fsutil::make_read_only(&self.temp, false)?;
         self.cache.publish(&self.temp, &actual)?;
         Ok(Verified::Stored(self.len))
+    }
+}
+
+/// Bytes written at their offsets into a temporary file of the object's full length;
+/// [`PartWriter::finish`] hashes the whole file and publishes it only if the hash matches, so a
+/// part never written (still zeros) or written twice wrong can never be published. Dropped
+/// unfinished, it removes its temporary file.
+pub struct PartWriter<'a> {
+    cache: &'a Cache,
+    file: Option<fs::File>,
+    temp: PathBuf,
+    len: u64,
+}
+
+impl PartWriter<'_> {
+    pub fn write_at(&self, offset: u64, bytes: &[u8]) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        if offset + bytes.len() as u64 > self.len {
+            return Err(Error::Other(format!(
+                "a part at {offset}+{} runs past the object's {} bytes",
+                bytes.len(),
+                self.len
+            )));
+        }
+        self.file
+            .as_ref()
+            .expect("writer not finished")
+            .file()
+            .write_all_at(bytes, offset)?;
+        Ok(())
+    }
+
+    pub fn finish(mut self, expected: &Oid) -> Result<Verified> {
+        drop(self.file.take());
+        let (actual, len) = hash_file(&self.temp)?;
+        if actual != *expected {
+            return Ok(Verified::Mismatch(actual));
+        }
+        fsutil::make_read_only(&self.temp, false)?;
+        self.cache.publish(&self.temp, &actual)?;
+        Ok(Verified::Stored(len))
+    }
+}
+
+impl Drop for PartWriter<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.temp);
     }
 }
 

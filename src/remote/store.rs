@@ -30,6 +30,9 @@ use crate::oid::Oid;
 const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
 const PART_SIZE: usize = 16 * 1024 * 1024;
 const PARTS_IN_FLIGHT: usize = 4;
+/// Objects from this size come down in ranges of [`PART_SIZE`], this many at once.
+const RANGED_THRESHOLD: u64 = MULTIPART_THRESHOLD;
+const RANGES_IN_FLIGHT: usize = 8;
 
 /// The process's one async runtime (two threads): object stores and the GitHub API run on it.
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
@@ -241,6 +244,89 @@ impl StoreTransport {
         })
     }
 
+    /// Download a large object in [`PART_SIZE`] ranges, [`RANGES_IN_FLIGHT`] at once, into a
+    /// [`crate::data::cache::PartWriter`]: the first range from the response already open, the
+    /// others with ranged GETs, each retried on its own when its body is cut off. The whole
+    /// file is hashed before it is published.
+    async fn get_ranged(
+        &self,
+        oid: &Oid,
+        first: object_store::GetResult,
+        cache: &Cache,
+        progress: &dyn Fn(u64),
+    ) -> Result<Verified> {
+        use futures_util::TryStreamExt;
+        let size = first.meta.size;
+        let writer = cache.part_writer(size)?;
+        let loc = location(oid);
+        let head = async {
+            let mut stream = first.into_stream();
+            let mut at = 0u64;
+            while at < PART_SIZE as u64 {
+                let Some(chunk) = stream.next().await else {
+                    break;
+                };
+                let chunk = chunk.map_err(|e| self.err(e))?;
+                let take = chunk.len().min(PART_SIZE - at as usize);
+                writer.write_at(at, &chunk[..take])?;
+                progress(take as u64);
+                at += take as u64;
+            }
+            if at < (PART_SIZE as u64).min(size) {
+                // Cut off: fetch the first range again, on its own.
+                let bytes = self
+                    .get_part(&loc, at..(PART_SIZE as u64).min(size))
+                    .await?;
+                writer.write_at(at, &bytes)?;
+                progress(bytes.len() as u64);
+            }
+            Ok::<(), Error>(())
+        };
+        let ranges: Vec<std::ops::Range<u64>> = (PART_SIZE as u64..size)
+            .step_by(PART_SIZE)
+            .map(|start| start..(start + PART_SIZE as u64).min(size))
+            .collect();
+        let rest = futures_util::stream::iter(ranges.into_iter().map(|r| {
+            let loc = &loc;
+            let writer = &writer;
+            async move {
+                let bytes = self.get_part(loc, r.clone()).await?;
+                writer.write_at(r.start, &bytes)?;
+                progress(bytes.len() as u64);
+                Ok::<(), Error>(())
+            }
+        }))
+        .buffer_unordered(RANGES_IN_FLIGHT)
+        .try_collect::<Vec<()>>();
+        futures_util::future::try_join(head, rest).await?;
+        writer.finish(oid)
+    }
+
+    /// One range of an object, whole: a body cut off short is requested again (three tries;
+    /// the client retries failed requests on its own as well).
+    async fn get_part(&self, loc: &Path, range: std::ops::Range<u64>) -> Result<bytes::Bytes> {
+        let want = (range.end - range.start) as usize;
+        let mut last = None;
+        for _ in 0..3 {
+            match self.store.get_range(loc, range.clone()).await {
+                Ok(b) if b.len() == want => return Ok(b),
+                Ok(b) => {
+                    last = Some(Error::Remote {
+                        remote: self.name.clone(),
+                        url: self.url.clone(),
+                        message: format!(
+                            "a range of `{loc}` came back with {} of {want} bytes",
+                            b.len()
+                        ),
+                        kind: RemoteErrorKind::Other,
+                    })
+                }
+                Err(e) => last = Some(self.err(e)),
+            }
+        }
+        Err(last.expect("three tries"))
+    }
+
     fn err(&self, e: object_store::Error) -> Error {
         let kind = classify(&e);
         Error::Remote {
@@ -415,17 +501,29 @@ impl Transport for StoreTransport {
     fn get(&self, oid: &Oid, cache: &Cache, progress: &dyn Fn(u64)) -> Result<u64> {
         let loc = location(oid);
         let mut writer = cache.writer()?;
-        runtime().block_on(async {
+        let ranged = runtime().block_on(async {
             let result = self.store.get(&loc).await.map_err(|e| self.err(e))?;
+            if result.meta.size >= RANGED_THRESHOLD {
+                // A large object comes down in parallel ranges (as rclone's multi-thread
+                // download does): one stream alone is bound by one connection's window.
+                return self
+                    .get_ranged(oid, result, cache, progress)
+                    .await
+                    .map(Some);
+            }
             let mut stream = result.into_stream();
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(|e| self.err(e))?;
                 writer.write(&chunk)?;
                 progress(chunk.len() as u64);
             }
-            Ok::<(), Error>(())
+            Ok::<Option<Verified>, Error>(None)
         })?;
-        match writer.finish(oid)? {
+        let verified = match ranged {
+            Some(v) => v,
+            None => writer.finish(oid)?,
+        };
+        match verified {
             Verified::Stored(n) => Ok(n),
             Verified::Mismatch(actual) => Err(corrupt(&self.name, oid, actual)),
         }

@@ -230,6 +230,37 @@ fn faults_transient_faults_on_fetch_and_pull_are_retried_and_the_cache_stays_sou
 }
 
 #[test]
+fn faults_a_large_object_comes_down_in_ranges_and_a_broken_range_is_fetched_again() {
+    let Rig { env, proxy, .. } = rig("faults-ranged");
+    // Above the ranged-download threshold (64 MiB): five 16 MiB ranges.
+    let big = bytes(650, 70 * 1024 * 1024);
+    env.write("model.bin", &big);
+    env.git_ml(&["add", "model.bin"]).success();
+    env.commit_all("model");
+    run(&env, &["push"]).success();
+    let clone = env.clone_repo();
+    let before = proxy.requests();
+    run(&clone, &["pull"]).success();
+    assert!(
+        proxy.requests() - before >= 5,
+        "the object came down in ranges: {} requests",
+        proxy.requests() - before
+    );
+    assert_eq!(clone.read("model.bin"), big);
+    for fault in [Fault::ResetMidBody, Fault::Truncate, Fault::Drop] {
+        let clone = env.clone_repo();
+        // Break the first three downloads: the open response and two ranges.
+        proxy.first(3, fault, object_gets);
+        run(&clone, &["pull"]).success();
+        assert_eq!(proxy.faulted(), 3, "{fault:?}");
+        proxy.heal();
+        clone.assert_cache_sound();
+        assert_eq!(clone.read("model.bin"), big, "{fault:?}");
+        clone.git_ml(&["verify"]).success();
+    }
+}
+
+#[test]
 fn faults_a_slow_upload_that_keeps_moving_completes() {
     // Slower than any single timeout of the client (a read timeout that counts from the start
     // of the request would end it), yet always moving.
