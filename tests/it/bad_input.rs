@@ -362,11 +362,7 @@ fn each_hint_points_to_the_docs_of_the_file_that_failed() {
     let r = env.git_ml(&["record", "--allow-dirty"]);
     r.code(2);
     assert!(r.stderr.contains("m.json"), "{}", r.stderr);
-    let hint = r
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("hint:"))
-        .unwrap_or_default();
+    let hint = hint_of(&r);
     assert!(
         hint.contains("formats.md") && !hint.contains("configuration.md"),
         "{}",
@@ -378,11 +374,7 @@ fn each_hint_points_to_the_docs_of_the_file_that_failed() {
     let r = env.git_ml(&["run"]);
     r.code(2);
     assert!(r.stderr.contains("gitml.lock"), "{}", r.stderr);
-    let hint = r
-        .stderr
-        .lines()
-        .find(|l| l.starts_with("hint:"))
-        .unwrap_or_default();
+    let hint = hint_of(&r);
     assert!(
         hint.contains("git ml run") && hint.contains("formats.md"),
         "{}",
@@ -394,4 +386,12 @@ fn each_hint_points_to_the_docs_of_the_file_that_failed() {
     let r = env.git_ml(&["run"]);
     r.code(2);
     assert!(r.stderr.contains("configuration.md"), "{}", r.stderr);
+}
+
+/// The `hint:` line of a command's stderr (empty when there is none).
+fn hint_of(r: &crate::common::Run) -> &str {
+    r.stderr
+        .lines()
+        .find(|l| l.starts_with("hint:"))
+        .unwrap_or_default()
 }

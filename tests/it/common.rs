@@ -341,3 +341,38 @@ fn copy_tree(src: &Path, dst: &Path) {
 pub fn b3(data: &[u8]) -> String {
     format!("blake3:{}", blake3::hash(data).to_hex())
 }
+
+/// Where a remote keeps the object of `content`, below its `prefix`.
+pub fn remote_key(prefix: &str, content: &[u8]) -> String {
+    let h = blake3::hash(content).to_hex().to_string();
+    format!("{prefix}/blake3/{}/{}", &h[..2], &h[2..])
+}
+
+/// `a.bin` (100 kB, from `seed`) and `b.bin` (`b_len` bytes), added and committed: the pair the
+/// remote-damage tests spoil on the server. Returns the contents, and `a` with one bit flipped.
+pub fn damage_pair(env: &TestEnv, seed: u64, b_len: usize) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    let a = bytes(seed, 100_000);
+    let b = bytes(seed + 1, b_len);
+    env.write("a.bin", &a);
+    env.write("b.bin", &b);
+    env.git_ml(&["add", "a.bin", "b.bin"]).success();
+    env.commit_all("v1");
+    let mut flipped = a.clone();
+    flipped[5] ^= 0x40;
+    (a, b, flipped)
+}
+
+/// A pull or fetch from a remote that holds `a` with a bit flipped and `b` cut short: it fails
+/// (exit 2), names both objects as corrupted, and stores neither.
+#[track_caller]
+pub fn assert_damage_refused(out: &Run, clone: &TestEnv, a: &[u8], b: &[u8]) {
+    out.code(2);
+    assert!(
+        out.stderr.contains(&b3(a)) && out.stderr.contains(&b3(b)),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("corrupted"), "{}", out.stderr);
+    assert!(!clone.object_path(a).exists() && !clone.object_path(b).exists());
+    clone.assert_cache_sound();
+}

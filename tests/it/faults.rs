@@ -369,29 +369,24 @@ fn faults_wrong_credentials_and_a_missing_bucket_are_one_line_each() {
 
     // A bucket that does not exist: push and fetch say so, once.
     let missing = format!("{bucket}-missing");
-    env.git_ml(&[
-        "remote",
-        "add",
-        "gone",
-        &format!("s3://{missing}/x"),
-        "--endpoint",
-        &server.endpoint(),
-    ])
-    .success();
-    let r = run(&env, &["push", "-r", "gone"]);
-    assert_one_clear_error(&r, "gone", &missing);
-    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
-    let clone = env.clone_repo();
-    clone
-        .git_ml(&[
+    let add_gone = |env: &TestEnv| {
+        let url = format!("s3://{missing}/x");
+        env.git_ml(&[
             "remote",
             "add",
             "gone",
-            &format!("s3://{missing}/x"),
+            &url,
             "--endpoint",
             &server.endpoint(),
         ])
         .success();
+    };
+    add_gone(&env);
+    let r = run(&env, &["push", "-r", "gone"]);
+    assert_one_clear_error(&r, "gone", &missing);
+    assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
+    let clone = env.clone_repo();
+    add_gone(&clone);
     let r = run(&clone, &["pull", "-r", "gone"]);
     assert_one_clear_error(&r, "gone", &missing);
     assert!(r.stderr.contains("does not exist"), "{}", r.stderr);
