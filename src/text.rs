@@ -133,6 +133,15 @@ pub fn mermaid(s: &str) -> String {
     cleaned.replace('@', "@ ")
 }
 
+/// A rendered table without the padding comfy-table leaves at the ends of its lines.
+pub fn table(t: &comfy_table::Table) -> String {
+    t.to_string()
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A CSV field from the repository (a metric name, a branch): quoted when it holds a comma,
 /// quote or line break, and, when it starts like a spreadsheet formula (`=`, `+`, `-`, `@`, tab,
 /// carriage return), prefixed with `'`, so a cloned repository's metric name cannot run a formula

@@ -79,10 +79,11 @@ pub fn render_painted(
             }));
         }
         format!(
-            "gates: {} ({} against {})\n{t}\n",
+            "gates: {} ({} against {})\n{}\n",
             painted(verdict),
             label(&r.new),
-            label(&r.base)
+            label(&r.base),
+            crate::text::table(&t)
         )
     }
 }

@@ -96,12 +96,7 @@ impl Render {
                 t.add_row(r);
             }
             // Cells were escaped by `render` before any colour was added.
-            let lines: Vec<String> = t
-                .to_string()
-                .lines()
-                .map(|l| l.trim_end().to_string())
-                .collect();
-            format!("{}\n", lines.join("\n"))
+            format!("{}\n", crate::text::table(&t))
         }
     }
 
@@ -112,7 +107,7 @@ impl Render {
             crate::record::Origin::Record => {
                 crate::text::plural(s.runs as u64, "run record", "run records")
             }
-            crate::record::Origin::Files => "files in its tree (no run record)".into(),
+            crate::record::Origin::Files => "its committed files, no run record".into(),
             crate::record::Origin::Worktree => "files in the working tree".into(),
             crate::record::Origin::None => "no metrics".into(),
         };
@@ -255,12 +250,12 @@ impl Render {
         let mut out = String::new();
         if self.md {
             out.push_str(&format!(
-                "**{}** ({old_source}) → **{}** ({new_source})\n\n",
+                "**{}**: {old_source} → **{}**: {new_source}\n\n",
                 self.cell(&old),
                 self.cell(&new),
             ));
         } else {
-            out.push_str(&format!("{old} ({old_source}) -> {new} ({new_source})\n\n"));
+            out.push_str(&format!("{old}: {old_source} -> {new}: {new_source}\n\n"));
         }
         let h = |first: &str, rest: &[&str]| -> Vec<String> {
             let mut v = vec![first.to_string(), old.clone(), new.clone()];

@@ -28,3 +28,4 @@ mod s3;
 mod safety;
 mod seaweed;
 mod terminal;
+mod transcripts;
