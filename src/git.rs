@@ -549,6 +549,62 @@ pub(crate) fn run_with_input(root: &Path, args: &[&str], input: &[u8]) -> Result
     Ok(out.stdout)
 }
 
+/// How old a ref's `.lock` must be before it counts as left behind by a git that died.
+const STALE_REF_LOCK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// [`run_with_input`] for a command that updates `refname` (`refs/notes/gitml`), recovering
+/// from a lock a killed git left behind. Git holds `<ref>.lock` for the milliseconds an update
+/// takes; killed in between (a SIGKILLed `git ml record`, a cancelled CI job), it leaves the
+/// file, and every later update of the ref fails until somebody deletes it by hand. Callers
+/// hold the repository lock, so no other git-ml process is updating the ref: a lock that stays
+/// for [`STALE_REF_LOCK`] is removed (logged as a warning) and the command runs again once.
+pub(crate) fn run_updating_ref(
+    root: &Path,
+    refname: &str,
+    args: &[&str],
+    input: &[u8],
+) -> Result<Vec<u8>> {
+    let first = run_with_input(root, args, input);
+    let Err(Error::Git { message, .. }) = &first else {
+        return first;
+    };
+    if !message.contains("cannot lock ref") {
+        return first;
+    }
+    let Ok(common) = run(
+        root,
+        &["rev-parse", "--path-format=absolute", "--git-common-dir"],
+    ) else {
+        return first;
+    };
+    let lock = Path::new(String::from_utf8_lossy(&common).trim()).join(format!("{refname}.lock"));
+    let started = std::time::Instant::now();
+    loop {
+        let Ok(meta) = std::fs::metadata(&lock) else {
+            // Gone: whoever held it finished.
+            return run_with_input(root, args, input);
+        };
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .unwrap_or_default();
+        if age >= STALE_REF_LOCK {
+            tracing::warn!(
+                target: "gitml",
+                "removed `{}`, left by a git process that did not finish",
+                lock.display()
+            );
+            let _ = std::fs::remove_file(&lock);
+            return run_with_input(root, args, input);
+        }
+        if started.elapsed() > STALE_REF_LOCK * 3 {
+            return first;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// The content of `path` in the tree of `commit`, or `None` if it is not there.
 pub fn file_at(root: &Path, commit: &str, path: &str) -> Result<Option<Vec<u8>>> {
     let spec = format!("{commit}:{path}");

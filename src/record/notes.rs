@@ -87,8 +87,9 @@ pub fn append(root: &Path, commit: &str, lines: &[String]) -> Result<()> {
     if !added {
         return Ok(());
     }
-    git::run_with_input(
+    git::run_updating_ref(
         root,
+        REF,
         &["notes", "--ref", REF, "add", "-f", "-F", "-", commit],
         text.as_bytes(),
     )?;

@@ -187,3 +187,44 @@ fn kill_during_pull_leaves_no_partial_object_and_a_rerun_completes() {
     assert_eq!(clone.read("big.bin"), big);
     clone.git_ml(&["status"]).success();
 }
+
+#[test]
+fn a_notes_lock_left_by_a_killed_git_does_not_block_records_forever() {
+    // Found by the `record` fault loop: a `git notes` killed between taking the ref's lock and
+    // renaming it leaves `refs/notes/gitml.lock`, and every later record failed with "cannot
+    // lock ref" until somebody deleted the file by hand.
+    let env = TestEnv::new();
+    env.write("x.txt", "x");
+    env.commit_all("x");
+    env.git_ml(&["record", "--metric", "acc=1"]).success();
+    let lock = env.root.join(".git/refs/notes/gitml.lock");
+    std::fs::write(&lock, "").unwrap();
+    env.set_mtime(
+        ".git/refs/notes/gitml.lock",
+        std::time::SystemTime::now() - Duration::from_secs(60),
+    );
+    let r = env.git_ml(&["-v", "record", "--metric", "acc=2"]);
+    r.success();
+    assert!(!lock.exists());
+    assert!(
+        r.stderr.contains("gitml.lock"),
+        "the removal is logged: {}",
+        r.stderr
+    );
+    // A lock that its holder releases a moment later is waited for, not removed.
+    std::fs::write(&lock, "").unwrap();
+    let held = lock.clone();
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(600));
+        std::fs::remove_file(held).unwrap();
+    });
+    let r = env.git_ml(&["-v", "record", "--metric", "acc=3"]);
+    releaser.join().unwrap();
+    r.success();
+    assert!(!r.stderr.contains("removed"), "{}", r.stderr);
+    let runs = env.git_ml(&["show", "--json"]).json()["runs"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(runs, 3);
+}
