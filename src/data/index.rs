@@ -26,6 +26,7 @@
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use crate::error::Result;
 use crate::fsutil;
@@ -63,7 +64,11 @@ pub struct IndexEntry {
 #[derive(Debug, Default)]
 pub struct StatIndex {
     path: PathBuf,
-    entries: HashMap<String, IndexEntry>,
+    /// Decoded from `raw` on first use: a status whose directories match their recorded shape
+    /// never looks at a file entry, and decoding 100,000 of them was a tenth of its time.
+    entries: OnceLock<HashMap<String, IndexEntry>>,
+    /// The checked file's entry section, until `entries` is decoded from it.
+    raw: Option<RawEntries>,
     /// Manifests whose every object was in the cache at `complete_epoch`.
     complete: HashSet<Oid>,
     complete_epoch: u64,
@@ -75,13 +80,15 @@ pub struct StatIndex {
 impl StatIndex {
     /// Load the index at `path`; a missing or unreadable index is an empty one.
     pub fn load(path: &Path) -> StatIndex {
-        let (entries, complete_epoch, complete, dirs) = std::fs::read(path)
+        let (raw, complete_epoch, complete, dirs) = std::fs::read(path)
             .ok()
-            .and_then(|b| decode(&b))
+            .and_then(decode)
+            .map(|(raw, epoch, complete, dirs)| (Some(raw), epoch, complete, dirs))
             .unwrap_or_default();
         StatIndex {
             path: path.to_path_buf(),
-            entries,
+            entries: OnceLock::new(),
+            raw,
             complete,
             complete_epoch,
             dirs,
@@ -89,16 +96,33 @@ impl StatIndex {
         }
     }
 
+    fn entries(&self) -> &HashMap<String, IndexEntry> {
+        self.entries.get_or_init(|| {
+            // A section that does not decode (it passed the checksum, so only a bug could make
+            // it fail) is an empty index: every file is hashed again, nothing is trusted.
+            self.raw
+                .as_ref()
+                .and_then(RawEntries::decode)
+                .unwrap_or_default()
+        })
+    }
+
+    fn entries_mut(&mut self) -> &mut HashMap<String, IndexEntry> {
+        self.entries();
+        self.raw = None;
+        self.entries.get_mut().expect("decoded above")
+    }
+
     /// The oid of `path` if the index knows it and `stat` shows it unchanged.
     pub fn lookup(&self, path: &str, stat: &Stat) -> Option<Oid> {
-        self.entries
+        self.entries()
             .get(path)
             .filter(|e| e.trusted && e.stat == *stat)
             .map(|e| e.oid)
     }
 
     pub fn get(&self, path: &str) -> Option<&IndexEntry> {
-        self.entries.get(path)
+        self.entries().get(path)
     }
 
     /// Record that `path` with `stat` hashed to `oid`; `clock_ns` is the file-system clock read
@@ -109,8 +133,9 @@ impl StatIndex {
             oid,
             trusted: stat.mtime_ns < clock_ns,
         };
-        if self.entries.get(&path) != Some(&entry) {
-            self.entries.insert(path, entry);
+        let entries = self.entries_mut();
+        if entries.get(&path) != Some(&entry) {
+            entries.insert(path, entry);
             self.dirty = true;
         }
     }
@@ -148,10 +173,11 @@ impl StatIndex {
     /// Forget `path` and, if it is a directory, everything below it.
     pub fn remove_tree(&mut self, path: &str) {
         let prefix = format!("{path}/");
-        let before = self.entries.len();
-        self.entries
-            .retain(|k, _| k != path && !k.starts_with(&prefix));
-        self.dirty |= self.entries.len() != before;
+        let entries = self.entries_mut();
+        let before = entries.len();
+        entries.retain(|k, _| k != path && !k.starts_with(&prefix));
+        let removed = entries.len() != before;
+        self.dirty |= removed;
     }
 
     /// Merge the entries of `other` for paths it recorded (used by read-only commands that
@@ -165,24 +191,42 @@ impl StatIndex {
                 self.mark_complete(*root, other.complete_epoch);
             }
         }
-        for (k, v) in &other.entries {
-            if self.entries.get(k) != Some(v) {
-                self.entries.insert(k.clone(), *v);
-                self.dirty = true;
+        if other.entries().is_empty() {
+            return;
+        }
+        let entries = self.entries_mut();
+        let mut changed = false;
+        for (k, v) in other.entries() {
+            if entries.get(k) != Some(v) {
+                entries.insert(k.clone(), *v);
+                changed = true;
             }
         }
+        self.dirty |= changed;
     }
 
     /// Number of entries and their total size.
     pub fn summary(&self) -> (u64, u64) {
+        let entries = self.entries();
         (
-            self.entries.len() as u64,
-            self.entries.values().map(|e| e.stat.size).sum(),
+            entries.len() as u64,
+            entries.values().map(|e| e.stat.size).sum(),
         )
     }
 
     pub fn is_dirty(&self) -> bool {
         self.dirty
+    }
+
+    /// Whether what this index learned would save work next time: a trusted entry, a directory
+    /// root or a complete manifest. A file rewritten in the last clock tick is recorded untrusted
+    /// and would be hashed again anyway, so rewriting a 100,000-entry index for it (most of a
+    /// one-change status) buys nothing.
+    pub fn learned_something_lasting(&self) -> bool {
+        self.dirty
+            && (!self.dirs.is_empty()
+                || !self.complete.is_empty()
+                || self.entries().values().any(|e| e.trusted))
     }
 
     /// Write atomically (only if something changed). Callers hold the repository lock.
@@ -194,7 +238,7 @@ impl StatIndex {
             fs_err::create_dir_all(parent)?;
         }
         let bytes = encode(
-            &self.entries,
+            self.entries(),
             self.complete_epoch,
             &self.complete,
             &self.dirs,
@@ -241,12 +285,52 @@ fn encode(
     out
 }
 
-type Decoded = (
-    HashMap<String, IndexEntry>,
-    u64,
-    HashSet<Oid>,
-    HashMap<String, (Oid, Oid)>,
-);
+type Decoded = (RawEntries, u64, HashSet<Oid>, HashMap<String, (Oid, Oid)>);
+
+/// The entry section of a checked index file: `count` entries in `bytes[start..end]`.
+#[derive(Debug)]
+struct RawEntries {
+    bytes: Vec<u8>,
+    start: usize,
+    end: usize,
+    count: usize,
+}
+
+/// Bytes per entry after its path: size, mtime, inode, flags, oid.
+const ENTRY_TAIL: usize = 8 + 8 + 8 + 1 + 32;
+
+impl RawEntries {
+    fn decode(&self) -> Option<HashMap<String, IndexEntry>> {
+        let mut r = Reader {
+            b: &self.bytes[..self.end],
+            pos: self.start,
+        };
+        let mut entries = HashMap::with_capacity(self.count.min(1 << 20));
+        for _ in 0..self.count {
+            let path = r.path()?;
+            let size = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+            let mtime_ns = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
+            let ino = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
+            let flags = r.take(1)?[0];
+            let oid = r.oid()?;
+            let stat = Stat {
+                size,
+                mtime_ns,
+                ino,
+                executable: flags & 1 != 0,
+            };
+            entries.insert(
+                path,
+                IndexEntry {
+                    stat,
+                    oid,
+                    trusted: flags & 2 != 0,
+                },
+            );
+        }
+        Some(entries)
+    }
+}
 
 /// A path as u16 length + bytes (paths never approach 64 KiB; PATH_MAX is 4 KiB).
 fn put_path(out: &mut Vec<u8>, path: &str) {
@@ -256,39 +340,24 @@ fn put_path(out: &mut Vec<u8>, path: &str) {
     out.extend_from_slice(&path[..len]);
 }
 
-fn decode(bytes: &[u8]) -> Option<Decoded> {
+fn decode(bytes: Vec<u8>) -> Option<Decoded> {
     if bytes.len() < 44 || &bytes[..8] != MAGIC {
         return None;
     }
-    let (body, sum) = bytes.split_at(bytes.len() - 32);
+    let body_len = bytes.len() - 32;
+    let (body, sum) = bytes.split_at(body_len);
     if blake3::hash(body).as_bytes() != sum {
         return None;
     }
     let mut r = Reader { b: body, pos: 8 };
     let count = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
-    let mut entries = HashMap::with_capacity(count.min(1 << 20));
+    // Step over the entries without decoding them (see `StatIndex::entries`).
+    let start = r.pos;
     for _ in 0..count {
-        let path = r.path()?;
-        let size = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
-        let mtime_ns = i64::from_le_bytes(r.take(8)?.try_into().ok()?);
-        let ino = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
-        let flags = r.take(1)?[0];
-        let oid = r.oid()?;
-        let stat = Stat {
-            size,
-            mtime_ns,
-            ino,
-            executable: flags & 1 != 0,
-        };
-        entries.insert(
-            path,
-            IndexEntry {
-                stat,
-                oid,
-                trusted: flags & 2 != 0,
-            },
-        );
+        let len = u16::from_le_bytes(r.take(2)?.try_into().ok()?) as usize;
+        r.take(len + ENTRY_TAIL)?;
     }
+    let end = r.pos;
     let epoch = u64::from_le_bytes(r.take(8)?.try_into().ok()?);
     let n = u32::from_le_bytes(r.take(4)?.try_into().ok()?) as usize;
     let mut complete = HashSet::with_capacity(n.min(1 << 16));
@@ -301,7 +370,13 @@ fn decode(bytes: &[u8]) -> Option<Decoded> {
         let path = r.path()?;
         dirs.insert(path, (r.oid()?, r.oid()?));
     }
-    Some((entries, epoch, complete, dirs))
+    let raw = RawEntries {
+        bytes,
+        start,
+        end,
+        count,
+    };
+    Some((raw, epoch, complete, dirs))
 }
 
 struct Reader<'a> {
@@ -374,6 +449,31 @@ mod tests {
             None,
             "racy entries are not trusted"
         );
+        let mut racy_only = StatIndex::default();
+        racy_only.record(
+            "r".into(),
+            Stat {
+                mtime_ns: 300,
+                ..stat
+            },
+            Oid::of(b"r"),
+            300,
+        );
+        assert!(racy_only.is_dirty() && !racy_only.learned_something_lasting());
+        racy_only.record("t".into(), stat, Oid::of(b"t"), 300);
+        assert!(racy_only.learned_something_lasting());
+        // Entries are decoded lazily: a change made before any lookup keeps the loaded ones.
+        let mut idx = StatIndex::load(&path);
+        idx.record("c".into(), stat, Oid::of(b"c"), 200);
+        let mut learned = StatIndex::default();
+        learned.record("e".into(), stat, Oid::of(b"e"), 200);
+        idx.absorb(&learned);
+        idx.save().unwrap();
+        let idx = StatIndex::load(&path);
+        for (p, content) in [("a/b", &b"abc"[..]), ("c", b"c"), ("e", b"e")] {
+            assert_eq!(idx.lookup(p, &stat), Some(Oid::of(content)), "{p}");
+        }
+        assert_eq!(idx.summary().0, 4);
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[20] ^= 1;
         std::fs::write(&path, bytes).unwrap();

@@ -85,7 +85,7 @@ fn walk_dir(root: &Path, display: &str, cache: &Cache) -> Result<(Vec<WorkEntry>
         return Err(e);
     }
     let mut out = found.into_inner().expect("walk results");
-    out.sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
+    out.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
     Ok((out, temps.into_inner().expect("walk temps")))
 }
 

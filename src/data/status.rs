@@ -5,7 +5,6 @@
 //! every file). Files that had to be hashed are written back to the index when the repository
 //! lock is free, so the next status is fast again; status never waits for the lock.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use rayon::prelude::*;
@@ -190,7 +189,7 @@ pub fn status(
         })
         .collect::<Result<_>>()?;
     let learned = learned.into_inner().expect("index updates");
-    if learned.is_dirty()
+    if learned.learned_something_lasting()
         && let Some(_lock) = RepoLock::try_acquire(&ws.gitml_dir())
     {
         let mut fresh = ws.load_index();
@@ -323,30 +322,91 @@ fn cache_state(
 }
 
 /// Which files differ between the recorded manifest and the work tree's, as repo-relative paths.
+///
+/// Both manifests are strictly sorted by path (a recorded one is refused otherwise), so one merge
+/// pass finds every difference without hashing 100,000 paths twice.
 pub fn diff_manifests(base: &str, recorded: &Manifest, work: &Manifest) -> Changes {
-    let old: HashMap<&str, &EntryKind> = recorded
-        .entries
-        .iter()
-        .map(|e| (e.path.as_str(), &e.kind))
-        .collect();
-    let new: HashMap<&str, &EntryKind> = work
-        .entries
-        .iter()
-        .map(|e| (e.path.as_str(), &e.kind))
-        .collect();
+    use std::cmp::Ordering;
     let full = |p: &str| format!("{base}/{p}");
     let mut c = Changes::default();
-    for e in &work.entries {
-        match old.get(e.path.as_str()) {
-            None => c.added.push(full(&e.path)),
-            Some(k) if **k != e.kind => c.modified.push(full(&e.path)),
-            _ => {}
-        }
-    }
-    for e in &recorded.entries {
-        if !new.contains_key(e.path.as_str()) {
-            c.deleted.push(full(&e.path));
+    let (mut old, mut new) = (
+        recorded.entries.iter().peekable(),
+        work.entries.iter().peekable(),
+    );
+    loop {
+        match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some(o), None) => {
+                c.deleted.push(full(&o.path));
+                old.next();
+            }
+            (None, Some(n)) => {
+                c.added.push(full(&n.path));
+                new.next();
+            }
+            (Some(o), Some(n)) => match o.path.cmp(&n.path) {
+                Ordering::Less => {
+                    c.deleted.push(full(&o.path));
+                    old.next();
+                }
+                Ordering::Greater => {
+                    c.added.push(full(&n.path));
+                    new.next();
+                }
+                Ordering::Equal => {
+                    if o.kind != n.kind {
+                        c.modified.push(full(&n.path));
+                    }
+                    old.next();
+                    new.next();
+                }
+            },
         }
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::data::manifest::Entry;
+
+    fn manifest(files: &BTreeMap<String, u8>) -> Manifest {
+        Manifest::new(
+            files
+                .iter()
+                .map(|(path, v)| Entry {
+                    path: path.clone(),
+                    kind: EntryKind::File {
+                        oid: Oid::of(&[*v]),
+                        size: 1,
+                        executable: false,
+                    },
+                })
+                .collect(),
+        )
+    }
+
+    proptest! {
+        /// The merge pass agrees with the set definition of added, modified and deleted.
+        #[test]
+        fn diff_is_the_set_difference(
+            a in proptest::collection::btree_map("[a-c]{1,3}(/[a-c]{1,2})?", 0u8..3, 0..24),
+            b in proptest::collection::btree_map("[a-c]{1,3}(/[a-c]{1,2})?", 0u8..3, 0..24),
+        ) {
+            let c = diff_manifests("d", &manifest(&a), &manifest(&b));
+            let full = |p: &String| format!("d/{p}");
+            let added: Vec<String> = b.keys().filter(|p| !a.contains_key(*p)).map(full).collect();
+            let deleted: Vec<String> = a.keys().filter(|p| !b.contains_key(*p)).map(full).collect();
+            let modified: Vec<String> =
+                b.iter().filter(|(p, v)| a.get(*p).is_some_and(|o| o != *v)).map(|(p, _)| full(p)).collect();
+            prop_assert_eq!(c.added, added);
+            prop_assert_eq!(c.deleted, deleted);
+            prop_assert_eq!(c.modified, modified);
+        }
+    }
 }
