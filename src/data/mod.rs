@@ -26,18 +26,40 @@ use manifest::Manifest;
 
 /// Load a directory manifest from the local cache, verifying every object.
 pub fn load_manifest(ws: &Workspace, oid: Oid, display: &str) -> Result<Manifest> {
-    let missing = |oid| Error::ObjectMissing {
-        oid,
-        path: display.to_string(),
-    };
-    let root = ws.cache.read_verified(&oid).map_err(|e| {
+    let root = read_root(ws, oid, display)?;
+    Manifest::from_objects(oid, &root, &|chunk| read_chunk(ws, chunk, display))
+}
+
+/// The entries that differ between the cached manifest `oid` and `current`, whose chunks are
+/// `refs` (see [`Manifest::changed_since`]): `(recorded, current)`.
+pub fn manifest_changes(
+    ws: &Workspace,
+    oid: Oid,
+    display: &str,
+    current: &Manifest,
+    refs: &[manifest::ChunkRef],
+) -> Result<(Vec<manifest::Entry>, Vec<manifest::Entry>)> {
+    let root = read_root(ws, oid, display)?;
+    current.changed_since(refs, oid, &root, &|chunk| read_chunk(ws, chunk, display))
+}
+
+fn read_root(ws: &Workspace, oid: Oid, display: &str) -> Result<Vec<u8>> {
+    ws.cache.read_verified(&oid).map_err(|e| {
         if ws.cache.contains(&oid) {
             e
         } else {
-            missing(oid)
+            missing(oid, display)
         }
-    })?;
-    Manifest::from_objects(oid, &root, &|chunk| {
-        std::fs::read(ws.cache.object_path(&chunk)).map_err(|_| missing(chunk))
     })
+}
+
+fn read_chunk(ws: &Workspace, chunk: Oid, display: &str) -> Result<Vec<u8>> {
+    std::fs::read(ws.cache.object_path(&chunk)).map_err(|_| missing(chunk, display))
+}
+
+fn missing(oid: Oid, display: &str) -> Error {
+    Error::ObjectMissing {
+        oid,
+        path: display.to_string(),
+    }
 }

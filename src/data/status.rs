@@ -11,7 +11,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::data::index::{Stat, StatIndex};
-use crate::data::manifest::{EntryKind, Manifest};
+use crate::data::manifest::{ChunkRef, EntryKind, Manifest};
 use crate::data::pointer::{Kind, Pointer};
 use crate::data::scan::{self, Hashing, Work, WorkEntry};
 use crate::error::Result;
@@ -83,6 +83,8 @@ pub enum Current {
     Dir {
         manifest: Manifest,
         oid: Oid,
+        /// The manifest's chunks, as its root lists them.
+        refs: Vec<ChunkRef>,
         work: Vec<WorkEntry>,
         temps: Vec<String>,
     },
@@ -139,7 +141,8 @@ pub fn current_from(
         }
         Work::Dir(work, temps) => {
             let (manifest, trusted) = resolver.dir_manifest(&work, &t.path, &abs)?;
-            let oid = manifest.to_objects().root_oid;
+            let objects = manifest.to_objects();
+            let oid = objects.root_oid;
             if trusted {
                 learned.lock().expect("index updates").record_dir(
                     t.path.clone(),
@@ -150,6 +153,7 @@ pub fn current_from(
             Current::Dir {
                 manifest,
                 oid,
+                refs: objects.refs,
                 work,
                 temps,
             }
@@ -249,9 +253,14 @@ fn status_one(ws: &Workspace, t: &Tracked, ptr: &Pointer, sh: &Shared) -> Result
             State::Unchanged
         }
         (Current::Dir { oid, .. }, Kind::Dir) if *oid == ptr.oid => State::Unchanged,
-        (Current::Dir { manifest, .. }, Kind::Dir) => {
-            if let Ok(recorded) = super::load_manifest(ws, ptr.oid, &t.path) {
-                changes = Some(diff_manifests(&t.path, &recorded, manifest));
+        (Current::Dir { manifest, refs, .. }, Kind::Dir) => {
+            // Only the chunks that differ are read: the list stays cheap in a big directory.
+            if let Ok((old, new)) = super::manifest_changes(ws, ptr.oid, &t.path, manifest, refs) {
+                changes = Some(diff_manifests(
+                    &t.path,
+                    &Manifest { entries: old },
+                    &Manifest { entries: new },
+                ));
             }
             State::Modified
         }
@@ -368,7 +377,7 @@ pub fn diff_manifests(base: &str, recorded: &Manifest, work: &Manifest) -> Chang
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
 
     use proptest::prelude::*;
 
@@ -389,6 +398,70 @@ mod tests {
                 })
                 .collect(),
         )
+    }
+
+    fn big(n: usize, edits: &[(usize, u8)], drop: &[usize], extra: &[String]) -> Manifest {
+        let mut files: BTreeMap<String, u8> = (0..n).map(|i| (format!("f/{i:06}"), 0)).collect();
+        for (i, v) in edits {
+            files.insert(format!("f/{:06}", i % n), *v);
+        }
+        for i in drop {
+            files.remove(&format!("f/{:06}", i % n));
+        }
+        for p in extra {
+            files.insert(p.clone(), 9);
+        }
+        manifest(&files)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Reading only the chunks that differ gives the same changes as diffing the full
+        /// manifests, across directories of several chunks.
+        #[test]
+        fn chunk_diff_is_the_full_diff(
+            n in 1usize..4000,
+            edits in proptest::collection::vec((0usize..4000, 1u8..3), 0..6),
+            drop in proptest::collection::vec(0usize..4000, 0..4),
+            extra in proptest::collection::vec("f/[0-9]{1,7}x?", 0..4),
+        ) {
+            let recorded = big(n, &[], &[], &[]);
+            let current = big(n, &edits, &drop, &extra);
+            let stored = recorded.to_objects();
+            let chunks: HashMap<Oid, Vec<u8>> = stored.chunks.iter().cloned().collect();
+            let refs = current.to_objects().refs;
+            let read = |oid: Oid| Ok(chunks[&oid].clone());
+            let (old, new) = current.changed_since(&refs, stored.root_oid, &stored.root, &read).unwrap();
+            prop_assert!(old.len() + new.len() <= recorded.entries.len() + current.entries.len());
+            let by_chunks = diff_manifests("d", &Manifest { entries: old }, &Manifest { entries: new });
+            let full = diff_manifests("d", &recorded, &current);
+            prop_assert_eq!(by_chunks.added, full.added);
+            prop_assert_eq!(by_chunks.modified, full.modified);
+            prop_assert_eq!(by_chunks.deleted, full.deleted);
+        }
+    }
+
+    /// One change in a big directory reads one chunk, not the listing.
+    #[test]
+    fn one_change_reads_one_chunk() {
+        let recorded = big(20_000, &[], &[], &[]);
+        let current = big(20_000, &[(12_345, 1)], &[], &[]);
+        let stored = recorded.to_objects();
+        assert!(stored.chunks.len() > 10, "{} chunks", stored.chunks.len());
+        let chunks: HashMap<Oid, Vec<u8>> = stored.chunks.iter().cloned().collect();
+        let reads = std::cell::Cell::new(0);
+        let read = |oid: Oid| {
+            reads.set(reads.get() + 1);
+            Ok(chunks[&oid].clone())
+        };
+        let refs = current.to_objects().refs;
+        let (old, new) = current
+            .changed_since(&refs, stored.root_oid, &stored.root, &read)
+            .unwrap();
+        assert_eq!(reads.get(), 1);
+        let c = diff_manifests("d", &Manifest { entries: old }, &Manifest { entries: new });
+        assert_eq!(c.modified, vec!["d/f/012345".to_string()]);
+        assert!(c.added.is_empty() && c.deleted.is_empty());
     }
 
     proptest! {
