@@ -4,9 +4,10 @@
 //! temporary file in the destination directory and renamed into place, so a reader or a process
 //! killed mid-write never sees half a file.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use fs_err as fs;
@@ -25,7 +26,35 @@ pub fn temp_path_for(dest: &Path) -> PathBuf {
         .unwrap_or_default();
     // Keep the name short enough for NAME_MAX even when `name` is long.
     let name: String = name.chars().take(120).collect();
-    dest.with_file_name(format!(".{name}{TMP_MARKER}{}.{n}", std::process::id()))
+    dest.with_file_name(format!(".{name}{TMP_MARKER}{}.{n}", pid()))
+}
+
+/// This process's id, asked of the kernel once (std asks on every call, and `add` names a
+/// temporary file per object).
+fn pid() -> u32 {
+    static PID: OnceLock<u32> = OnceLock::new();
+    *PID.get_or_init(std::process::id)
+}
+
+/// Read a whole file whose length `stat` gave as `len`: in one read of exactly that size and
+/// one to see the end, where `read_to_end` starts at 8 KiB and doubles (five reads for a 100 KiB
+/// file). A file that grew meanwhile is still read to its end.
+pub fn read_known_len(file: &mut impl Read, len: u64) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len as usize];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    if filled == len as usize {
+        file.read_to_end(&mut buf)?;
+    }
+    Ok(buf)
 }
 
 /// Write `bytes` to `dest` atomically (temp file + rename), with permission bits `mode`.
@@ -95,4 +124,23 @@ fn umask() -> u32 {
 pub fn make_read_only(path: &Path, executable: bool) -> std::io::Result<()> {
     let mode = if executable { 0o555 } else { 0o444 };
     fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever the stat said, the whole file is read: exactly, shorter (it shrank since) or
+    /// longer (it grew), in the reads a `Read` hands out piecemeal.
+    #[test]
+    fn read_known_len_reads_the_whole_file() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        for stated in [0u64, 1, 99_999, 100_000, 100_001, 250_000] {
+            let got = read_known_len(&mut std::io::Cursor::new(&data), stated).unwrap();
+            assert_eq!(got, data, "stated length {stated}");
+            // A reader that returns a few bytes at a time.
+            let mut slow = std::io::BufReader::with_capacity(7, std::io::Cursor::new(&data));
+            assert_eq!(read_known_len(&mut slow, stated).unwrap(), data);
+        }
+    }
 }

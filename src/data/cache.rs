@@ -177,8 +177,7 @@ impl Cache {
         let mut file = fs::File::open(path)?;
         let before = file.metadata()?;
         if before.len() <= SMALL_FILE {
-            let mut buf = Vec::with_capacity(before.len() as usize + 1);
-            file.read_to_end(&mut buf)?;
+            let buf = fsutil::read_known_len(&mut file, before.len())?;
             check_unchanged(&file, &before, display)?;
             let oid = self.insert_bytes(&buf)?;
             return Ok((oid, Stat::of(&before)));
@@ -202,8 +201,7 @@ impl Cache {
         let mut file = fs::File::open(path)?;
         let len = file.metadata()?.len();
         if len <= SMALL_FILE {
-            let mut buf = Vec::with_capacity(len as usize + 1);
-            file.read_to_end(&mut buf)?;
+            let buf = fsutil::read_known_len(&mut file, len)?;
             let actual = Oid::of(&buf);
             if actual != *expected {
                 return Ok(Verified::Mismatch(actual));
@@ -544,9 +542,7 @@ pub fn hash_work_file(path: &Path, display: &str) -> Result<(Oid, Stat)> {
     let mut file = fs::File::open(path)?;
     let before = file.metadata()?;
     let oid = if before.len() <= SMALL_FILE {
-        let mut buf = Vec::with_capacity(before.len() as usize + 1);
-        file.read_to_end(&mut buf)?;
-        Oid::of(&buf)
+        Oid::of(&fsutil::read_known_len(&mut file, before.len())?)
     } else {
         hash_file(path)?.0
     };
@@ -560,8 +556,7 @@ pub fn hash_file(path: &Path) -> Result<(Oid, u64)> {
     let mut file = fs::File::open(path)?;
     let len = file.metadata()?.len();
     if len <= SMALL_FILE {
-        let mut buf = Vec::with_capacity(len as usize + 1);
-        file.read_to_end(&mut buf)?;
+        let buf = fsutil::read_known_len(&mut file, len)?;
         return Ok((Oid::of(&buf), buf.len() as u64));
     }
     drop(file);
