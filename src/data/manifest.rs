@@ -213,14 +213,7 @@ impl Manifest {
         root_bytes: &[u8],
         read_chunk: &dyn Fn(Oid) -> Result<Vec<u8>>,
     ) -> Result<(Vec<Entry>, Vec<Entry>)> {
-        let actual = Oid::of(root_bytes);
-        if actual != root_oid {
-            return Err(Error::CorruptObject {
-                oid: root_oid,
-                actual,
-            });
-        }
-        let root = parse_root(root_oid, root_bytes)?;
+        let root = checked_root(root_oid, root_bytes)?;
         let old_oids: std::collections::HashSet<Oid> = root.chunks.iter().map(|c| c.oid).collect();
         let new_oids: std::collections::HashSet<Oid> = refs.iter().map(|c| c.oid).collect();
         let mut old = Vec::new();
@@ -261,14 +254,7 @@ impl Manifest {
             oid: root_oid,
             message,
         };
-        let actual = Oid::of(root_bytes);
-        if actual != root_oid {
-            return Err(Error::CorruptObject {
-                oid: root_oid,
-                actual,
-            });
-        }
-        let root = parse_root(root_oid, root_bytes)?;
+        let root = checked_root(root_oid, root_bytes)?;
         let mut entries: Vec<Entry> = Vec::new();
         for chunk in &root.chunks {
             read_chunk_entries(root_oid, chunk, read_chunk, &mut entries)?;
@@ -381,6 +367,18 @@ fn read_chunk_entries(
         )));
     }
     Ok(())
+}
+
+/// The root object `root_oid`, once its bytes are checked against its oid.
+fn checked_root(root_oid: Oid, bytes: &[u8]) -> Result<Root> {
+    let actual = Oid::of(bytes);
+    if actual != root_oid {
+        return Err(Error::CorruptObject {
+            oid: root_oid,
+            actual,
+        });
+    }
+    parse_root(root_oid, bytes)
 }
 
 fn parse_root(root_oid: Oid, bytes: &[u8]) -> Result<Root> {
