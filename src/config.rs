@@ -343,6 +343,8 @@ pub fn check_project_text(text: &str) -> Result<()> {
     let (_, project) = parse_file(text, PROJECT_FILE, true)?;
     crate::pipeline::stages(&project, text)?;
     crate::gate::gates(&project)?;
+    crate::profile::gate::gates(&project)?;
+    crate::profile::selection(&project)?;
     crate::record::capture::Declared::from_project(&project)?;
     crate::hooks::Settings::from_project(&project)?;
     Ok(())

@@ -89,6 +89,10 @@ pub enum Error {
     #[error("{file}: {message}")]
     Metrics { file: String, message: String },
 
+    /// A tracked table (CSV, TSV, JSON Lines) that cannot be profiled.
+    #[error("{file}: {message}")]
+    Table { file: String, message: String },
+
     #[error("invalid value for `{key}` ({origin}): {message}")]
     ConfigValue {
         key: String,
@@ -300,6 +304,9 @@ impl Error {
             }
             Error::TransferFailed { .. } => {
                 "run the command again: objects already transferred are not sent twice".into()
+            }
+            Error::Table { .. } => {
+                "git ml profiles CSV and TSV with a header row, and JSON Lines (one object per line), in UTF-8; see docs/data-checks.md".into()
             }
             Error::Metrics { .. } => {
                 "metrics and params files are JSON, YAML or TOML tables of names and values; see docs/formats.md (run records)".into()

@@ -25,6 +25,7 @@ pub mod lock;
 pub mod oid;
 pub mod pipeline;
 pub mod plots;
+pub mod profile;
 pub mod progress;
 pub mod record;
 pub mod registry;

@@ -35,9 +35,9 @@ pub fn run(ctx: &Ctx, args: CheckArgs) -> gitml::Result<Outcome> {
     let ws = ctx.workspace()?;
     ws.require_initialised()?;
     let gates = gitml::gate::gates(&ws.config.project)?;
-    if gates.is_empty() {
+    if gates.is_empty() && gitml::profile::gate::gates(&ws.config.project)?.is_empty() {
         return Err(gitml::Error::Other(
-            "no gates in gitml.toml; add e.g. `[gates.acc]` with `min = 0.8` or `max_drop = \"1%\"` (docs/configuration.md)".into(),
+            "no gates in gitml.toml; add e.g. `[gates.acc]` with `min = 0.8` or `max_drop = \"1%\"`, or a data gate `[data.gates.\"data/*.csv\"]` with `schema = \"additive\"` (docs/configuration.md)".into(),
         ));
     }
     let (report, warnings) = gitml::report::check_revisions(

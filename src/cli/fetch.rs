@@ -48,6 +48,7 @@ pub fn run(ctx: &Ctx, args: FetchArgs) -> gitml::Result<Outcome> {
     }
     match transfer::open_optional(&ws, args.t.remote.as_deref(), args.t.jobs)? {
         Some((remote, jobs)) => {
+            let missing = gitml::profile::remote::missing(&ws, &targets)?;
             let report = gitml::remote::transfer::fetch(
                 &ws,
                 remote.as_ref(),
@@ -55,6 +56,7 @@ pub fn run(ctx: &Ctx, args: FetchArgs) -> gitml::Result<Outcome> {
                 jobs,
                 &ctx.progress(),
             )?;
+            gitml::profile::remote::pull(&ws, remote.as_ref(), &targets, &missing)?;
             transfer::finish(
                 &report,
                 "fetched",

@@ -31,6 +31,7 @@ mod checkout;
 mod ci;
 mod completions;
 mod dag;
+mod data;
 mod demo;
 mod diff;
 mod export;
@@ -134,6 +135,7 @@ enum Command {
     Log(log::LogArgs),
     Export(export::ExportArgs),
     Diff(diff::DiffArgs),
+    Data(data::DataArgs),
     Run(run::RunArgs),
     Check(check::CheckArgs),
     Ci(ci::CiArgs),
@@ -228,6 +230,7 @@ pub fn main() -> ExitCode {
         Command::Log(a) => log::run(&ctx, a),
         Command::Export(a) => export::run(&ctx, a),
         Command::Diff(a) => diff::run(&ctx, a),
+        Command::Data(a) => data::run(&ctx, a),
         Command::Run(a) => run::run(&ctx, a),
         Command::Check(a) => check::run(&ctx, a),
         Command::Ci(a) => ci::run(&ctx, a),

@@ -54,7 +54,9 @@ pub fn run(ctx: &Ctx, args: PullArgs) -> gitml::Result<Outcome> {
         transfer::no_data_remote(targets.len(), "fetched", args.json, ctx.quiet)?;
         return Ok(Outcome::Ok);
     };
+    let missing = gitml::profile::remote::missing(&ws, &targets)?;
     let report = gitml::remote::transfer::fetch(&ws, remote.as_ref(), &targets, jobs, &progress)?;
+    gitml::profile::remote::pull(&ws, remote.as_ref(), &targets, &missing)?;
     transfer::finish(
         &report,
         "fetched",

@@ -69,6 +69,19 @@ pub fn run(ctx: &Ctx, args: PushArgs) -> gitml::Result<Outcome> {
         ctx.quiet,
         "they are not in this machine's cache: add the data again, or fetch it from another remote",
     )?;
+    let failed: std::collections::HashSet<gitml::Oid> = report
+        .failed
+        .iter()
+        .chain(&report.missing)
+        .map(|f| f.oid)
+        .collect();
+    let profiles = gitml::profile::remote::push(&ws, remote.as_ref(), &targets, &failed)?;
+    if profiles > 0 && !ctx.quiet && !args.t.json {
+        eprintln!(
+            "pushed {}",
+            super::output::plural(profiles as u64, "table profile", "table profiles")
+        );
+    }
     if args.run_cache {
         let (entries, r) = gitml::pipeline::runcache::push(&ws, remote.as_ref(), jobs)?;
         if !ctx.quiet {

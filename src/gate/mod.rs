@@ -382,9 +382,24 @@ pub struct CheckReport {
     pub base: crate::record::diff::Side,
     pub new: crate::record::diff::Side,
     pub gates: Vec<GateResult>,
+    /// The data gates (`[data.gates."GLOB"]`), one result per gate and table it matches.
+    pub data: Vec<crate::profile::gate::DataGateResult>,
 }
 
-/// Evaluate every gate on a diff between the baseline and the new side.
+/// Evaluate every gate on a diff between the baseline and the new side (data gates on the
+/// diff's tables).
+pub fn check_all(
+    diff: &DiffReport,
+    gates: &[Gate],
+    data_gates: &[crate::profile::gate::DataGate],
+) -> CheckReport {
+    let mut r = check(diff, gates);
+    r.data = crate::profile::gate::check(data_gates, &diff.table_sides);
+    r.passed = r.passed && !r.data.iter().any(|d| d.verdict == Verdict::Fail);
+    r
+}
+
+/// Evaluate the metric gates on a diff between the baseline and the new side.
 pub fn check(diff: &DiffReport, gates: &[Gate]) -> CheckReport {
     let results: Vec<GateResult> = gates
         .iter()
@@ -402,6 +417,7 @@ pub fn check(diff: &DiffReport, gates: &[Gate]) -> CheckReport {
         base: diff.old.clone(),
         new: diff.new.clone(),
         gates: results,
+        data: Vec::new(),
     }
 }
 

@@ -109,6 +109,11 @@ pub struct DiffReport {
     pub params: Vec<ParamRow>,
     pub data: Vec<DataRow>,
     pub models: Vec<ModelRow>,
+    /// Tracked tables (CSV, TSV, JSON Lines) on either side: schema, rows, nulls and drift.
+    pub tables: Vec<crate::profile::drift::TableDiff>,
+    /// The tables' profiles on both sides, for the data gates.
+    #[serde(skip)]
+    pub table_sides: Vec<crate::profile::Table>,
     pub warnings: Vec<Warning>,
 }
 
@@ -379,17 +384,47 @@ fn side(
     Ok((s, snap, ptrs))
 }
 
-/// Compare two sides (see [`resolve`]).
+/// The tracked tables of two sides (see [`resolve`]), each profiled, and the sides; `only`
+/// keeps one path (a table, or a tracked directory's tables).
+pub fn tables(
+    ws: &Workspace,
+    old_rev: &str,
+    new_rev: &str,
+    only: Option<&str>,
+) -> Result<(Side, Side, Vec<crate::profile::Table>, Vec<String>)> {
+    let declared = Declared::from_project(&ws.config.project)?;
+    let mut reader = super::at::Reader::new(ws)?;
+    let (old, _, old_ptrs) = side(ws, old_rev, &mut reader, &declared)?;
+    let (new, _, new_ptrs) = side(ws, new_rev, &mut reader, &declared)?;
+    let (tables, notes) = crate::profile::tables(ws, &old_ptrs, &new_ptrs, only)?;
+    Ok((old, new, tables, notes))
+}
+
+/// Compare two sides (see [`resolve`]), tables included.
 pub fn diff(ws: &Workspace, old_rev: &str, new_rev: &str) -> Result<DiffReport> {
+    diff_with(ws, old_rev, new_rev, true)
+}
+
+/// [`diff`]; without `tables`, tracked tables are not profiled (the pre-commit hook's metric
+/// gates need none of it).
+pub fn diff_with(ws: &Workspace, old_rev: &str, new_rev: &str, tables: bool) -> Result<DiffReport> {
     let declared = Declared::from_project(&ws.config.project)?;
     let mut reader = super::at::Reader::new(ws)?;
     let (old, old_snap, old_ptrs) = side(ws, old_rev, &mut reader, &declared)?;
     let (new, new_snap, new_ptrs) = side(ws, new_rev, &mut reader, &declared)?;
     let mut warnings = old_snap.warnings.clone();
     warnings.extend(new_snap.warnings.clone());
+    let (tables, notes) = if tables {
+        crate::profile::tables(ws, &old_ptrs, &new_ptrs, None)?
+    } else {
+        Default::default()
+    };
+    warnings.extend(notes.into_iter().map(|message| Warning { message }));
     Ok(DiffReport {
         metrics: metric_rows(&old_snap, &new_snap),
         params: param_rows(&old_snap, &new_snap),
+        tables: tables.iter().map(|t| t.diff()).collect(),
+        table_sides: tables,
         data: data_rows(ws, &old_ptrs, &new_ptrs),
         models: model_rows(&declared, &old_ptrs, &new_ptrs),
         old,

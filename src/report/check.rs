@@ -101,12 +101,7 @@ pub fn side_label(s: &crate::record::diff::Side) -> String {
 pub fn gate_rows(r: &CheckReport) -> Vec<[String; 5]> {
     let mut rows = Vec::new();
     for g in &r.gates {
-        let v = match g.verdict {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "FAIL",
-            Verdict::Skipped => "skipped",
-            Verdict::New => "new",
-        };
+        let v = verdict_name(g.verdict);
         let mut rules: Vec<String> = g
             .rules
             .iter()
@@ -143,5 +138,49 @@ pub fn gate_rows(r: &CheckReport) -> Vec<[String; 5]> {
             format!("{}; {direction}", rules.join("; ")),
         ]);
     }
+    for d in &r.data {
+        let mut rules: Vec<String> = d
+            .rules
+            .iter()
+            .map(|x| {
+                format!(
+                    "{} {} ({})",
+                    if x.passed { "✓" } else { "✗" },
+                    x.rule,
+                    x.detail
+                )
+            })
+            .collect();
+        if let Some(reason) = &d.reason {
+            rules.push(reason.clone());
+        }
+        let rows_of = |side: &str| {
+            d.rows
+                .iter()
+                .find(|(s, _)| s == side)
+                .map(|(_, n)| format!("{n} rows"))
+                .unwrap_or_else(|| "-".into())
+        };
+        rows.push([
+            match &d.path {
+                Some(p) if p != &d.gate => format!("data {p} ({})", d.gate),
+                Some(p) => format!("data {p}"),
+                None => format!("data {}", d.gate),
+            },
+            rows_of("old"),
+            rows_of("new"),
+            verdict_name(d.verdict).to_string(),
+            rules.join("; "),
+        ]);
+    }
     rows
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "FAIL",
+        Verdict::Skipped => "skipped",
+        Verdict::New => "new",
+    }
 }

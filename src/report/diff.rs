@@ -278,10 +278,31 @@ impl Render {
             out.push_str(&self.table(&h("Model", &["Status"]), models));
             out.push('\n');
         }
+        if let Some(t) = self.tables(d) {
+            out.push_str(if self.md { "**Data checks**\n\n" } else { "Data checks\n" });
+            out.push_str(&t);
+            out.push('\n');
+        }
         if metrics_empty(d, self.all) {
             out.push_str("no differences in metrics, params, data or models\n");
         }
         out
+    }
+}
+
+impl Render {
+    /// The tables section (schema, rows, nulls, drift of every changed table; `--all`: every
+    /// table), escaped for the output; `None` when there is nothing to show.
+    pub fn tables(&self, d: &DiffReport) -> Option<String> {
+        let shown: Vec<_> = d
+            .tables
+            .iter()
+            .filter(|t| self.all || t.changed())
+            .cloned()
+            .collect();
+        (!shown.is_empty()).then(|| {
+            super::data::diff(&shown, true, super::data::Out { md: self.md })
+        })
     }
 }
 
@@ -302,6 +323,7 @@ fn metrics_empty(d: &DiffReport, all: bool) -> bool {
         && !d.params.iter().any(|p| p.changed)
         && !d.data.iter().any(|r| r.status != "unchanged")
         && !d.models.iter().any(|m| m.changed)
+        && !d.tables.iter().any(|t| t.changed())
 }
 
 /// Escape text for a GitHub Markdown table cell (see [`crate::text::markdown`]: cell and

@@ -6,6 +6,7 @@
 //! Markdown fits GitHub's 64 KB comment limit.
 
 pub mod check;
+pub mod data;
 pub mod diff;
 
 use serde::Serialize;
@@ -45,7 +46,11 @@ pub fn check_revisions(
     };
     let diff = crate::record::diff::diff(ws, &old, &new)?;
     let gates = crate::gate::gates(&ws.config.project)?;
-    Ok((crate::gate::check(&diff, &gates), diff.warnings))
+    let data_gates = crate::profile::gate::gates(&ws.config.project)?;
+    Ok((
+        crate::gate::check_all(&diff, &gates, &data_gates),
+        diff.warnings,
+    ))
 }
 
 /// What a report is about.
@@ -158,7 +163,7 @@ pub fn build(ws: &Workspace, opts: &ReportOptions) -> Result<Report> {
         diff,
         series,
         plots,
-        gated: !gates.is_empty(),
+        gated: !gates.is_empty() || !crate::profile::gate::gates(&ws.config.project)?.is_empty(),
         warnings,
     })
 }
@@ -323,6 +328,8 @@ fn render_markdown(
         "params": rows(&sections.params, &["name", "old", "new"]),
         "data": rows(&sections.data, &["path", "old", "new", "delta", "what"]),
         "models": rows(&sections.models, &["name", "old", "new", "status"]),
+        // Already escaped (paths, column names) by the data renderer.
+        "data_checks": diff::Render { md: true, ..Default::default() }.tables(diff),
         "charts": charts,
         // Already escaped by the plots renderer (names, titles, labels).
         "plots": plots.filter(|p| !p.trim().is_empty()),

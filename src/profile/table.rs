@@ -1,0 +1,499 @@
+//! Reading a table in one streaming pass on all cores: the file is read in blocks that end on a
+//! record boundary, each block is parsed and accumulated by a worker, and the blocks' columns
+//! merge. Memory stays bounded: a few blocks in flight, and a record may not be longer than
+//! [`MAX_RECORD`].
+
+use std::io::Read;
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::acc::{self, Column, Value};
+use crate::error::{Error, Result};
+
+/// Bytes per block handed to a worker.
+const BLOCK: usize = 4 << 20;
+/// The longest record (line) a table may have.
+pub const MAX_RECORD: usize = 64 << 20;
+/// Rows read first, on one thread, to choose each numeric column's sketch offset.
+const SAMPLE_ROWS: usize = 1000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Csv(u8),
+    JsonLines,
+}
+
+/// A table's columns after the pass.
+pub struct Pass {
+    pub rows: u64,
+    pub columns: Vec<(String, Column)>,
+}
+
+/// An error at a byte offset of the file, turned into a line number once (only on failure).
+struct At {
+    offset: u64,
+    message: String,
+}
+
+fn table_error(path: &Path, display: &str, at: At) -> Error {
+    let line = line_of(path, at.offset).unwrap_or(0);
+    Error::Table {
+        file: display.to_string(),
+        message: if line > 0 {
+            format!("line {line}: {}", at.message)
+        } else {
+            at.message
+        },
+    }
+}
+
+/// The 1-based line holding byte `offset`.
+fn line_of(path: &Path, offset: u64) -> Option<u64> {
+    let mut f = std::fs::File::open(path).ok()?.take(offset);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 1u64;
+    loop {
+        let n = f.read(&mut buf).ok()?;
+        if n == 0 {
+            return Some(lines);
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+    }
+}
+
+/// Where the last complete record of `buf` ends (after its newline), for a block that starts
+/// at a record boundary; `None` when `buf` holds no complete record.
+fn record_end(buf: &[u8], quoted: bool) -> Option<usize> {
+    if !quoted || memchr::memchr(b'"', buf).is_none() {
+        return memchr::memrchr(b'\n', buf).map(|i| i + 1);
+    }
+    // A newline inside quotes is part of a field; RFC 4180's doubled quotes keep the parity.
+    let mut inside = false;
+    let mut last = None;
+    for i in memchr::memchr2_iter(b'"', b'\n', buf) {
+        if buf[i] == b'"' {
+            inside = !inside;
+        } else if !inside {
+            last = Some(i + 1);
+        }
+    }
+    last
+}
+
+/// Reads a file in blocks that end on record boundaries.
+struct Blocks {
+    file: std::fs::File,
+    carry: Vec<u8>,
+    offset: u64,
+    eof: bool,
+    quoted: bool,
+}
+
+impl Blocks {
+    /// The next block and its offset in the file; `Err` with the offset of a record longer than
+    /// [`MAX_RECORD`].
+    fn next_block(&mut self) -> std::io::Result<Option<std::result::Result<(u64, Vec<u8>), u64>>> {
+        let mut buf = std::mem::take(&mut self.carry);
+        loop {
+            if self.eof {
+                if buf.is_empty() {
+                    return Ok(None);
+                }
+                let at = self.offset;
+                self.offset += buf.len() as u64;
+                return Ok(Some(Ok((at, buf))));
+            }
+            let want = (buf.len() + BLOCK).max(BLOCK);
+            let start = buf.len();
+            buf.resize(want, 0);
+            let mut filled = start;
+            while filled < want {
+                let n = self.file.read(&mut buf[filled..])?;
+                if n == 0 {
+                    self.eof = true;
+                    break;
+                }
+                filled += n;
+            }
+            buf.truncate(filled);
+            if self.eof {
+                continue;
+            }
+            match record_end(&buf, self.quoted) {
+                Some(end) => {
+                    self.carry = buf[end..].to_vec();
+                    buf.truncate(end);
+                    let at = self.offset;
+                    self.offset += buf.len() as u64;
+                    return Ok(Some(Ok((at, buf))));
+                }
+                None if buf.len() > MAX_RECORD => return Ok(Some(Err(self.offset))),
+                None => {}
+            }
+        }
+    }
+}
+
+/// Run the pass over `path`.
+pub fn pass(path: &Path, display: &str, dialect: Dialect, jobs: usize) -> Result<Pass> {
+    let file = fs_err::File::open(path)?.into_parts().0;
+    let mut blocks = Blocks {
+        file,
+        carry: Vec::new(),
+        offset: 0,
+        eof: false,
+        quoted: matches!(dialect, Dialect::Csv(_)),
+    };
+    let too_long = |offset: u64| At {
+        offset,
+        message: format!(
+            "a record longer than {} MiB: not a table git-ml can profile (is it {}?)",
+            MAX_RECORD >> 20,
+            match dialect {
+                Dialect::Csv(b'\t') => "tab-separated",
+                Dialect::Csv(_) => "CSV",
+                Dialect::JsonLines => "JSON Lines",
+            }
+        ),
+    };
+    let Some(first) = blocks.next_block()? else {
+        return Ok(Pass {
+            rows: 0,
+            columns: Vec::new(),
+        });
+    };
+    let (mut offset, mut first) = first.map_err(|o| table_error(path, display, too_long(o)))?;
+    if first.starts_with(b"\xEF\xBB\xBF") {
+        first.drain(..3);
+        offset += 3;
+    }
+    let template = match dialect {
+        Dialect::Csv(d) => {
+            let (names, header_len) =
+                csv_header(&first, d).map_err(|at| table_error(path, display, at))?;
+            let offsets = csv_sample(&first[header_len..], d, names.len());
+            first.drain(..header_len);
+            offset += header_len as u64;
+            Some(
+                names
+                    .into_iter()
+                    .zip(offsets)
+                    .map(|(n, o)| (n, Column::new(o)))
+                    .collect::<Vec<_>>(),
+            )
+        }
+        Dialect::JsonLines => None,
+    };
+    let jobs = jobs.max(1);
+    let mut total = Acc {
+        rows: 0,
+        columns: template.clone().unwrap_or_default(),
+    };
+    let mut pending = vec![(offset, first)];
+    loop {
+        while pending.len() < jobs * 2 {
+            match blocks.next_block()? {
+                Some(Ok(b)) => pending.push(b),
+                Some(Err(o)) => return Err(table_error(path, display, too_long(o))),
+                None => break,
+            }
+        }
+        if pending.is_empty() {
+            break;
+        }
+        let results: Vec<std::result::Result<Acc, At>> = pending
+            .par_drain(..)
+            .map(|(at, block)| match (dialect, &template) {
+                (Dialect::Csv(d), Some(t)) => csv_block(&block, at, d, t),
+                _ => jsonl_block(&block, at),
+            })
+            .collect();
+        for r in results {
+            total.merge(r.map_err(|at| table_error(path, display, at))?);
+        }
+    }
+    Ok(Pass {
+        rows: total.rows,
+        columns: total.columns,
+    })
+}
+
+struct Acc {
+    rows: u64,
+    columns: Vec<(String, Column)>,
+}
+
+impl Acc {
+    fn merge(&mut self, o: Acc) {
+        self.rows += o.rows;
+        for (name, col) in o.columns {
+            match self.columns.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, mine)) => mine.merge(col),
+                None => self.columns.push((name, col)),
+            }
+        }
+    }
+}
+
+fn reader(block: &[u8], delimiter: u8) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
+        .delimiter(delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(block)
+}
+
+/// The header's column names (pandas' rules: an empty name is `Unnamed: i`, a repeated one
+/// `name.1`) and its length in bytes.
+fn csv_header(block: &[u8], delimiter: u8) -> std::result::Result<(Vec<String>, usize), At> {
+    let mut r = reader(block, delimiter);
+    let mut rec = csv::ByteRecord::new();
+    match r.read_byte_record(&mut rec) {
+        Ok(true) => {}
+        Ok(false) => return Ok((Vec::new(), block.len())),
+        Err(e) => {
+            return Err(At {
+                offset: 0,
+                message: format!("the header cannot be read: {e}"),
+            });
+        }
+    }
+    let mut names: Vec<String> = Vec::with_capacity(rec.len());
+    for (i, f) in rec.iter().enumerate() {
+        let name = std::str::from_utf8(f).map_err(|_| At {
+            offset: 0,
+            message: format!(
+                "column {} of the header is not UTF-8 (convert the file, e.g. `iconv -f latin1 -t utf-8`)",
+                i + 1
+            ),
+        })?;
+        let mut name = if name.is_empty() {
+            format!("Unnamed: {i}")
+        } else {
+            name.to_string()
+        };
+        let base = name.clone();
+        let mut k = 1;
+        while names.contains(&name) {
+            name = format!("{base}.{k}");
+            k += 1;
+        }
+        names.push(name);
+    }
+    Ok((names, r.position().byte() as usize))
+}
+
+/// Each column's sketch offset: the median of its numbers in the first rows (0 without any).
+fn csv_sample(block: &[u8], delimiter: u8, columns: usize) -> Vec<f64> {
+    let mut values: Vec<Vec<f64>> = vec![Vec::new(); columns];
+    let mut r = reader(block, delimiter);
+    let mut rec = csv::ByteRecord::new();
+    let mut rows = 0;
+    while rows < SAMPLE_ROWS && matches!(r.read_byte_record(&mut rec), Ok(true)) {
+        rows += 1;
+        for (i, f) in rec.iter().enumerate().take(columns) {
+            match acc::classify(f) {
+                Value::Int(x) => values[i].push(x as f64),
+                Value::Float(x) if x.is_finite() => values[i].push(x),
+                _ => {}
+            }
+        }
+    }
+    values.into_iter().map(|v| median(v)).collect()
+}
+
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return 0.0;
+    }
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn csv_block(
+    block: &[u8],
+    at: u64,
+    delimiter: u8,
+    template: &[(String, Column)],
+) -> std::result::Result<Acc, At> {
+    let mut columns: Vec<Column> = template.iter().map(|(_, c)| c.clone()).collect();
+    let mut r = reader(block, delimiter);
+    let mut rec = csv::ByteRecord::new();
+    let mut rows = 0u64;
+    loop {
+        let start = r.position().byte();
+        match r.read_byte_record(&mut rec) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                return Err(At {
+                    offset: at + start,
+                    message: format!("cannot be read as CSV: {e}"),
+                });
+            }
+        }
+        if rec.len() != columns.len() {
+            return Err(At {
+                offset: at + rec.position().map_or(start, |p| p.byte()),
+                message: format!(
+                    "{} fields, but the header has {} (a ragged row: a missing or extra delimiter, or an unquoted delimiter inside a value)",
+                    rec.len(),
+                    columns.len()
+                ),
+            });
+        }
+        rows += 1;
+        for (i, f) in rec.iter().enumerate() {
+            if acc::is_null(f) {
+                continue;
+            }
+            let v = acc::classify(f);
+            if let Value::Text(t) = v
+                && std::str::from_utf8(t).is_err()
+            {
+                return Err(At {
+                    offset: at + rec.position().map_or(start, |p| p.byte()),
+                    message: format!(
+                        "column `{}` is not UTF-8 (convert the file, e.g. `iconv -f latin1 -t utf-8`)",
+                        crate::text::escape_control(&template[i].0)
+                    ),
+                });
+            }
+            columns[i].add(v);
+        }
+    }
+    Ok(Acc {
+        rows,
+        columns: template
+            .iter()
+            .map(|(n, _)| n.clone())
+            .zip(columns)
+            .collect(),
+    })
+}
+
+/// One JSON object's members, in the order the line gives them.
+struct Members(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> std::result::Result<Members, A::Error> {
+                let mut out = Vec::new();
+                while let Some(kv) = m.next_entry()? {
+                    out.push(kv);
+                }
+                Ok(Members(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+fn jsonl_block(block: &[u8], at: u64) -> std::result::Result<Acc, At> {
+    let mut columns: Vec<(String, Column)> = Vec::new();
+    let mut index: std::collections::HashMap<String, usize> = Default::default();
+    let mut rows = 0u64;
+    let mut pos = 0usize;
+    for line in block.split(|&b| b == b'\n') {
+        let here = pos;
+        pos += line.len() + 1;
+        let line = line.trim_ascii();
+        if line.is_empty() {
+            continue;
+        }
+        let Members(members) = serde_json::from_slice(line).map_err(|e| At {
+            offset: at + here as u64,
+            message: format!("not a JSON object: {e}"),
+        })?;
+        rows += 1;
+        for (k, v) in members {
+            let i = match index.get(&k) {
+                Some(&i) => i,
+                None => {
+                    index.insert(k.clone(), columns.len());
+                    columns.push((k, Column::new(0.0)));
+                    columns.len() - 1
+                }
+            };
+            let c = &mut columns[i].1;
+            match &v {
+                serde_json::Value::Null => {}
+                serde_json::Value::Bool(b) => c.add(Value::Bool(*b)),
+                serde_json::Value::Number(n) => match n.as_i64() {
+                    Some(i) => c.add(Value::Int(i)),
+                    None => c.add(Value::Float(n.as_f64().unwrap_or(f64::NAN))),
+                },
+                serde_json::Value::String(s) => c.add(Value::Text(s.as_bytes())),
+                other => c.add(Value::Nested(other.to_string().len())),
+            }
+        }
+    }
+    Ok(Acc { rows, columns })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_ends_respect_quotes() {
+        assert_eq!(record_end(b"a,b\n1,2\n3", true), Some(8));
+        assert_eq!(record_end(b"a,\"x\ny\"\n1,\"2\n", true), Some(8));
+        assert_eq!(record_end(b"\"only\nquoted", true), None);
+        assert_eq!(record_end(b"no newline", false), None);
+    }
+
+    fn write(text: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        std::io::Write::write_all(&mut f, text).unwrap();
+        f
+    }
+
+    #[test]
+    fn csv_pass_counts_rows_types_and_nulls() {
+        let f = write(b"\xEF\xBB\xBFa,b,a,\n1,x,2.5,\n2,\"y,\nz\",NA,t\n3,x,,\n");
+        let p = pass(f.path(), "t.csv", Dialect::Csv(b','), 2).unwrap();
+        assert_eq!(p.rows, 3);
+        let names: Vec<&str> = p.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["a", "b", "a.1", "Unnamed: 3"]);
+        assert_eq!(p.columns[0].1.ints, 3);
+        assert_eq!(p.columns[1].1.texts, 3);
+        assert_eq!(p.columns[1].1.values.len(), 2);
+        assert_eq!(p.columns[2].1.present, 1);
+        assert_eq!(p.columns[3].1.present, 1);
+    }
+
+    #[test]
+    fn ragged_rows_and_bad_utf8_name_their_line() {
+        let f = write(b"a,b\n1,2\n3\n");
+        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1).unwrap_err();
+        assert!(e.to_string().contains("t.csv: line 3: 1 fields"), "{e}");
+        let f = write(b"a,b\n1,2\n3,\xff\xfe\n");
+        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1).unwrap_err();
+        assert!(e.to_string().contains("line 3: column `b` is not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn jsonl_columns_in_first_appearance_order() {
+        let f = write(b"{\"z\":1,\"a\":\"x\"}\n\n{\"a\":null,\"n\":[1,2],\"z\":2.5}\n");
+        let p = pass(f.path(), "t.jsonl", Dialect::JsonLines, 2).unwrap();
+        assert_eq!(p.rows, 2);
+        let names: Vec<&str> = p.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["z", "a", "n"]);
+        assert_eq!(p.columns[0].1.n, 2);
+        assert_eq!(p.columns[2].1.nested, 1);
+        let f = write(b"{\"a\":1}\n[1]\n");
+        let e = pass(f.path(), "t.jsonl", Dialect::JsonLines, 1).unwrap_err();
+        assert!(e.to_string().contains("line 2: not a JSON object"), "{e}");
+    }
+}
