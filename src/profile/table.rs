@@ -81,6 +81,21 @@ fn record_end(buf: &[u8], quoted: bool) -> Option<usize> {
     last
 }
 
+/// Where the quote that is still open at the end of `buf` was opened (a block starts outside
+/// quotes).
+fn unclosed_quote(buf: &[u8]) -> Option<usize> {
+    let mut open = None;
+    for i in memchr::memchr_iter(b'"', buf) {
+        open = if open.is_some() { None } else { Some(i) };
+    }
+    open
+}
+
+enum Bad {
+    TooLong(u64),
+    Unclosed(u64),
+}
+
 /// Reads a file in blocks that end on record boundaries.
 struct Blocks {
     file: std::fs::File,
@@ -92,8 +107,8 @@ struct Blocks {
 
 impl Blocks {
     /// The next block and its offset in the file; `Err` with the offset of a record longer than
-    /// [`MAX_RECORD`].
-    fn next_block(&mut self) -> std::io::Result<Option<std::result::Result<(u64, Vec<u8>), u64>>> {
+    /// [`MAX_RECORD`], or of a quote that is never closed.
+    fn next_block(&mut self) -> std::io::Result<Option<std::result::Result<(u64, Vec<u8>), Bad>>> {
         let mut buf = std::mem::take(&mut self.carry);
         loop {
             if self.eof {
@@ -101,6 +116,11 @@ impl Blocks {
                     return Ok(None);
                 }
                 let at = self.offset;
+                if self.quoted
+                    && let Some(open) = unclosed_quote(&buf)
+                {
+                    return Ok(Some(Err(Bad::Unclosed(at + open as u64))));
+                }
                 self.offset += buf.len() as u64;
                 return Ok(Some(Ok((at, buf))));
             }
@@ -128,7 +148,7 @@ impl Blocks {
                     self.offset += buf.len() as u64;
                     return Ok(Some(Ok((at, buf))));
                 }
-                None if buf.len() > MAX_RECORD => return Ok(Some(Err(self.offset))),
+                None if buf.len() > MAX_RECORD => return Ok(Some(Err(Bad::TooLong(self.offset)))),
                 None => {}
             }
         }
@@ -145,17 +165,23 @@ pub fn pass(path: &Path, display: &str, dialect: Dialect, jobs: usize) -> Result
         eof: false,
         quoted: matches!(dialect, Dialect::Csv(_)),
     };
-    let too_long = |offset: u64| At {
-        offset,
-        message: format!(
-            "a record longer than {} MiB: not a table git-ml can profile (is it {}?)",
-            MAX_RECORD >> 20,
-            match dialect {
-                Dialect::Csv(b'\t') => "tab-separated",
-                Dialect::Csv(_) => "CSV",
-                Dialect::JsonLines => "JSON Lines",
-            }
-        ),
+    let too_long = |bad: Bad| match bad {
+        Bad::TooLong(offset) => At {
+            offset,
+            message: format!(
+                "a record longer than {} MiB: not a table git-ml can profile (is it {}?)",
+                MAX_RECORD >> 20,
+                match dialect {
+                    Dialect::Csv(b'\t') => "tab-separated",
+                    Dialect::Csv(_) => "CSV",
+                    Dialect::JsonLines => "JSON Lines",
+                }
+            ),
+        },
+        Bad::Unclosed(offset) => At {
+            offset,
+            message: "a quoted field is never closed (a `\"` without its pair)".into(),
+        },
     };
     let Some(first) = blocks.next_block()? else {
         return Ok(Pass {
@@ -476,10 +502,10 @@ mod tests {
     #[test]
     fn ragged_rows_and_bad_utf8_name_their_line() {
         let f = write(b"a,b\n1,2\n3\n");
-        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1).unwrap_err();
+        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1).err().unwrap();
         assert!(e.to_string().contains("t.csv: line 3: 1 fields"), "{e}");
         let f = write(b"a,b\n1,2\n3,\xff\xfe\n");
-        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1).unwrap_err();
+        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1).err().unwrap();
         assert!(e.to_string().contains("line 3: column `b` is not UTF-8"), "{e}");
     }
 
@@ -493,7 +519,7 @@ mod tests {
         assert_eq!(p.columns[0].1.n, 2);
         assert_eq!(p.columns[2].1.nested, 1);
         let f = write(b"{\"a\":1}\n[1]\n");
-        let e = pass(f.path(), "t.jsonl", Dialect::JsonLines, 1).unwrap_err();
+        let e = pass(f.path(), "t.jsonl", Dialect::JsonLines, 1).err().unwrap();
         assert!(e.to_string().contains("line 2: not a JSON object"), "{e}");
     }
 }

@@ -9,6 +9,7 @@ mod cli;
 mod cloud;
 mod crash;
 mod data;
+mod data_checks;
 mod demo;
 mod emulators;
 mod export;
