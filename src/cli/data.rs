@@ -75,7 +75,9 @@ pub fn run(ctx: &Ctx, args: DataArgs) -> gitml::Result<Outcome> {
 fn show(ctx: &Ctx, args: ShowArgs) -> gitml::Result<Outcome> {
     let ws = ctx.workspace()?;
     ws.require_initialised()?;
-    let path = ws.repo.relativize(&ws.cwd, std::path::Path::new(&args.path))?;
+    let path = ws
+        .repo
+        .relativize(&ws.cwd, std::path::Path::new(&args.path))?;
     let (profile, display) = match &args.rev {
         None => {
             let abs = ws.abs(&path);
@@ -110,8 +112,7 @@ fn show(ctx: &Ctx, args: ShowArgs) -> gitml::Result<Outcome> {
             (p, path)
         }
         Some(rev) => {
-            let (_, side, tables, notes) =
-                gitml::record::diff::tables(&ws, rev, rev, Some(&path))?;
+            let (_, side, tables, notes) = gitml::record::diff::tables(&ws, rev, rev, Some(&path))?;
             let Some(t) = tables.into_iter().find(|t| t.path == path) else {
                 for n in notes {
                     warning!("{}", output::shown(&n));
@@ -157,8 +158,8 @@ fn diff(ctx: &Ctx, args: DiffArgs) -> gitml::Result<Outcome> {
     let mut revs = Vec::new();
     let mut path = None;
     for (i, a) in args.args.iter().enumerate() {
-        let is_rev = a == gitml::record::diff::WORKSPACE
-            || gitml::git::resolve_commit(ws.root(), a).is_ok();
+        let is_rev =
+            a == gitml::record::diff::WORKSPACE || gitml::git::resolve_commit(ws.root(), a).is_ok();
         if is_rev && path.is_none() && revs.len() < 2 {
             revs.push(a.clone());
         } else if i == args.args.len() - 1 && path.is_none() {

@@ -238,12 +238,8 @@ pub fn pre_commit(ws: &Workspace, settings: &Settings) -> Result<PreCommitReport
     if settings.check {
         let gates = crate::gate::gates(&ws.config.project)?;
         if !gates.is_empty() {
-            let diff = crate::record::diff::diff_with(
-                ws,
-                "HEAD",
-                crate::record::diff::WORKSPACE,
-                false,
-            )?;
+            let diff =
+                crate::record::diff::diff_with(ws, "HEAD", crate::record::diff::WORKSPACE, false)?;
             let check = crate::gate::check(&diff, &gates);
             for g in check
                 .gates

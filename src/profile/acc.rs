@@ -358,13 +358,18 @@ mod tests {
         assert_eq!(classify(b"1.5e3"), Value::Float(1500.0));
         assert_eq!(classify(b"True"), Value::Bool(true));
         assert_eq!(classify(b"abc"), Value::Text(b"abc"));
-        assert_eq!(classify(b"1234567890123456789012"), Value::Float(1.2345678901234568e21));
+        assert_eq!(
+            classify(b"1234567890123456789012"),
+            Value::Float(1.2345678901234568e21)
+        );
         assert!(is_null(b"") && is_null(b"NA") && !is_null(b"na"));
     }
 
     #[test]
     fn merged_moments_equal_one_pass() {
-        let xs: Vec<f64> = (0..1000).map(|i| ((i * 37) % 101) as f64 * 0.5 - 3.0).collect();
+        let xs: Vec<f64> = (0..1000)
+            .map(|i| ((i * 37) % 101) as f64 * 0.5 - 3.0)
+            .collect();
         let mut whole = Column::new(0.0);
         xs.iter().for_each(|&x| whole.add(Value::Float(x)));
         let mut a = Column::new(0.0);

@@ -313,7 +313,10 @@ pub fn column(
             new.kind.name()
         ));
     } else {
-        d.note = Some(format!("no drift statistic for {} columns", new.kind.name()));
+        d.note = Some(format!(
+            "no drift statistic for {} columns",
+            new.kind.name()
+        ));
     }
     if !d.statistics.is_empty()
         && let Some((stat, limit)) = choose(numeric)
@@ -369,8 +372,7 @@ pub fn diff(path: &str, old: Option<&Profile>, new: Option<&Profile>) -> TableDi
             }),
             Some(o) => {
                 // An all-null column has no type to lose: empty <-> anything is not a retype.
-                if o.kind != c.kind && o.kind != ColumnType::Empty && c.kind != ColumnType::Empty
-                {
+                if o.kind != c.kind && o.kind != ColumnType::Empty && c.kind != ColumnType::Empty {
                     t.schema.retyped.push(Retyped {
                         name: c.name.clone(),
                         old: o.kind,
@@ -407,7 +409,8 @@ mod tests {
         for x in &v {
             *m.entry(x.to_bits()).or_default() += 1;
         }
-        let mut pairs: Vec<(f64, u64)> = m.into_iter().map(|(b, c)| (f64::from_bits(b), c)).collect();
+        let mut pairs: Vec<(f64, u64)> =
+            m.into_iter().map(|(b, c)| (f64::from_bits(b), c)).collect();
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
         Cdf::of_parts(Some(&pairs), None).unwrap()
     }

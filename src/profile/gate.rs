@@ -26,6 +26,9 @@ pub enum SchemaRule {
     NoRemovedColumns,
 }
 
+/// A drift statistic's name and the value above which a column has drifted.
+pub type Limit = (String, f64);
+
 #[derive(Debug, Clone, Serialize)]
 pub struct DataGate {
     pub glob: String,
@@ -33,7 +36,7 @@ pub struct DataGate {
     pub min_rows: Option<u64>,
     pub max_null_ratio: Option<f64>,
     /// The statistic for numbers and for categories, each with its limit.
-    pub max_drift: Option<(Option<(String, f64)>, Option<(String, f64)>)>,
+    pub max_drift: Option<(Option<Limit>, Option<Limit>)>,
     pub columns: Option<Vec<String>>,
     #[serde(skip)]
     matcher: Option<globset::GlobMatcher>,
@@ -51,7 +54,13 @@ impl DataGate {
     }
 }
 
-const KEYS: &[&str] = &["schema", "min_rows", "max_null_ratio", "max_drift", "columns"];
+const KEYS: &[&str] = &[
+    "schema",
+    "min_rows",
+    "max_null_ratio",
+    "max_drift",
+    "columns",
+];
 
 /// Parse `[data.gates.*]`.
 pub fn gates(project: &toml::Table) -> Result<Vec<DataGate>> {
@@ -60,7 +69,10 @@ pub fn gates(project: &toml::Table) -> Result<Vec<DataGate>> {
             file: crate::config::PROJECT_FILE.into(),
             message: "`data` must be a table (`[data]`)".into(),
         })?;
-        if let Some(k) = d.keys().find(|k| !["profile", "gates"].contains(&k.as_str())) {
+        if let Some(k) = d
+            .keys()
+            .find(|k| !["profile", "gates"].contains(&k.as_str()))
+        {
             return Err(Error::Config {
                 file: crate::config::PROJECT_FILE.into(),
                 message: format!(
@@ -81,10 +93,7 @@ pub fn gates(project: &toml::Table) -> Result<Vec<DataGate>> {
     for (glob, v) in t {
         let bad = |m: String| Error::Config {
             file: crate::config::PROJECT_FILE.into(),
-            message: format!(
-                "[data.gates.\"{}\"] {m}",
-                crate::text::escape_control(glob)
-            ),
+            message: format!("[data.gates.\"{}\"] {m}", crate::text::escape_control(glob)),
         };
         let g = v.as_table().ok_or_else(|| bad("must be a table".into()))?;
         for k in g.keys() {
@@ -142,7 +151,10 @@ pub fn gates(project: &toml::Table) -> Result<Vec<DataGate>> {
                     let limit = ratio(&format!("max_drift.{stat}"), v)?;
                     if NUMERIC.contains(&stat.as_str()) {
                         if num.is_some() {
-                            return Err(bad("`max_drift` names two statistics for numbers; choose psi or ks".into()));
+                            return Err(bad(
+                                "`max_drift` names two statistics for numbers; choose psi or ks"
+                                    .into(),
+                            ));
                         }
                         num = Some((stat.clone(), limit));
                     } else if CATEGORICAL.contains(&stat.as_str()) {
@@ -452,8 +464,13 @@ mod tests {
         let err = |t: &str| parse(t).unwrap_err().to_string();
         assert!(err("[data.gates.\"*.csv\"]\n").contains("has no rule"));
         assert!(err("[data.gates.\"*.csv\"]\nschema = \"loose\"").contains("no-changes"));
-        assert!(err("[data.gates.\"*.csv\"]\nmax_drift = { chi2 = 1 }").contains("unknown statistic"));
-        assert!(err("[data.gates.\"*.csv\"]\nmax_drift = { psi = 1, ks = 1 }").contains("two statistics"));
+        assert!(
+            err("[data.gates.\"*.csv\"]\nmax_drift = { chi2 = 1 }").contains("unknown statistic")
+        );
+        assert!(
+            err("[data.gates.\"*.csv\"]\nmax_drift = { psi = 1, ks = 1 }")
+                .contains("two statistics")
+        );
         assert!(err("[data.gates.\"*.csv\"]\nmin_rows = -1").contains("whole number"));
         assert!(err("[data.gates.\"*.csv\"]\nrows = 1").contains("unknown key"));
         assert!(err("[data.gates.\"[\"]\nmin_rows = 1").contains("not a glob"));

@@ -330,8 +330,15 @@ pub fn read_local(ws: &Workspace, oid: &Oid) -> Option<Profile> {
 }
 
 pub fn write_local(ws: &Workspace, p: &Profile) -> Result<()> {
-    let oid: Oid = p.oid.parse().map_err(|_| Error::Other("profile of a bad oid".into()))?;
-    write_local_bytes(ws, &oid, &serde_json::to_vec(p).expect("a profile serialises"))
+    let oid: Oid = p
+        .oid
+        .parse()
+        .map_err(|_| Error::Other("profile of a bad oid".into()))?;
+    write_local_bytes(
+        ws,
+        &oid,
+        &serde_json::to_vec(p).expect("a profile serialises"),
+    )
 }
 
 pub fn write_local_bytes(ws: &Workspace, oid: &Oid, bytes: &[u8]) -> Result<()> {
@@ -343,7 +350,12 @@ pub fn write_local_bytes(ws: &Workspace, oid: &Oid, bytes: &[u8]) -> Result<()> 
 
 /// The profile of the content `oid` (a file named `display`): the stored one, else computed
 /// from the cache object and stored. `None` when the content is not in the cache.
-pub fn of_content(ws: &Workspace, oid: &Oid, display: &str, recompute: bool) -> Result<Option<Profile>> {
+pub fn of_content(
+    ws: &Workspace,
+    oid: &Oid,
+    display: &str,
+    recompute: bool,
+) -> Result<Option<Profile>> {
     if !recompute && let Some(p) = read_local(ws, oid) {
         return Ok(Some(p));
     }
@@ -367,7 +379,9 @@ pub fn selection(project: &toml::Table) -> Result<globset::GlobSet> {
         Some(v) => v
             .as_array()
             .and_then(|a| a.iter().map(|g| g.as_str().map(str::to_string)).collect())
-            .ok_or_else(|| bad("[data] `profile` must be a list of globs, e.g. [\"data/*.csv\"]".into()))?,
+            .ok_or_else(|| {
+                bad("[data] `profile` must be a list of globs, e.g. [\"data/*.csv\"]".into())
+            })?,
     };
     glob_set(&globs).map_err(bad)
 }
@@ -511,7 +525,11 @@ pub fn tables(
         }
         let (oa, ob) = (a.get(path).copied(), b.get(path).copied());
         let new = load(ws, path, ob, false);
-        let old = if oa == ob { new.clone() } else { load(ws, path, oa, false) };
+        let old = if oa == ob {
+            new.clone()
+        } else {
+            load(ws, path, oa, false)
+        };
         out.push(Table {
             path: path.clone(),
             old_oid: oa,

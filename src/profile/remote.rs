@@ -95,7 +95,10 @@ pub fn missing(ws: &Workspace, targets: &[Target]) -> Result<HashSet<Oid>> {
         .filter_map(|(o, m)| m.then_some(o))
         .collect();
     // A directory whose manifest is not here yet: all its tables are new.
-    for d in targets.iter().filter(|t| t.kind == Kind::Dir && !ws.cache.contains(&t.oid)) {
+    for d in targets
+        .iter()
+        .filter(|t| t.kind == Kind::Dir && !ws.cache.contains(&t.oid))
+    {
         out.insert(d.oid);
     }
     Ok(out)
@@ -116,9 +119,7 @@ pub fn pull(
         .collect();
     let mut stored = 0;
     for (path, oid) in tables(ws, targets)? {
-        let in_new_dir = new_dirs
-            .iter()
-            .any(|d| path.starts_with(&format!("{d}/")));
+        let in_new_dir = new_dirs.iter().any(|d| path.starts_with(&format!("{d}/")));
         if !(before.contains(&oid) || in_new_dir) || super::read_local(ws, &oid).is_some() {
             continue;
         }
@@ -129,7 +130,9 @@ pub fn pull(
             super::write_local_bytes(ws, &oid, &bytes)?;
             stored += 1;
         } else {
-            tracing::warn!("the remote's profile of `{path}` is not a profile of its content; ignored");
+            tracing::warn!(
+                "the remote's profile of `{path}` is not a profile of its content; ignored"
+            );
         }
     }
     Ok(stored)

@@ -97,6 +97,9 @@ enum Bad {
 }
 
 /// Reads a file in blocks that end on record boundaries.
+/// A block of whole records and its offset in the file.
+type Block = (u64, Vec<u8>);
+
 struct Blocks {
     file: std::fs::File,
     carry: Vec<u8>,
@@ -108,7 +111,7 @@ struct Blocks {
 impl Blocks {
     /// The next block and its offset in the file; `Err` with the offset of a record longer than
     /// [`MAX_RECORD`], or of a quote that is never closed.
-    fn next_block(&mut self) -> std::io::Result<Option<std::result::Result<(u64, Vec<u8>), Bad>>> {
+    fn next_block(&mut self) -> std::io::Result<Option<std::result::Result<Block, Bad>>> {
         let mut buf = std::mem::take(&mut self.carry);
         loop {
             if self.eof {
@@ -326,7 +329,7 @@ fn csv_sample(block: &[u8], delimiter: u8, columns: usize) -> Vec<f64> {
             }
         }
     }
-    values.into_iter().map(|v| median(v)).collect()
+    values.into_iter().map(median).collect()
 }
 
 pub fn median(mut v: Vec<f64>) -> f64 {
@@ -502,11 +505,18 @@ mod tests {
     #[test]
     fn ragged_rows_and_bad_utf8_name_their_line() {
         let f = write(b"a,b\n1,2\n3\n");
-        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1).err().unwrap();
+        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("t.csv: line 3: 1 fields"), "{e}");
         let f = write(b"a,b\n1,2\n3,\xff\xfe\n");
-        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1).err().unwrap();
-        assert!(e.to_string().contains("line 3: column `b` is not UTF-8"), "{e}");
+        let e = pass(f.path(), "t.csv", Dialect::Csv(b','), 1)
+            .err()
+            .unwrap();
+        assert!(
+            e.to_string().contains("line 3: column `b` is not UTF-8"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -519,7 +529,9 @@ mod tests {
         assert_eq!(p.columns[0].1.n, 2);
         assert_eq!(p.columns[2].1.nested, 1);
         let f = write(b"{\"a\":1}\n[1]\n");
-        let e = pass(f.path(), "t.jsonl", Dialect::JsonLines, 1).err().unwrap();
+        let e = pass(f.path(), "t.jsonl", Dialect::JsonLines, 1)
+            .err()
+            .unwrap();
         assert!(e.to_string().contains("line 2: not a JSON object"), "{e}");
     }
 }

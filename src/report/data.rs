@@ -32,7 +32,11 @@ impl Out {
     /// `rows` are unescaped; every cell is escaped here.
     pub fn table(&self, header: &[&str], rows: Vec<Vec<String>>) -> String {
         if self.md {
-            let mut out = format!("| {} |\n|{}\n", header.join(" | "), " --- |".repeat(header.len()));
+            let mut out = format!(
+                "| {} |\n|{}\n",
+                header.join(" | "),
+                " --- |".repeat(header.len())
+            );
             for r in rows {
                 let cells: Vec<String> = r.iter().map(|c| self.cell(c)).collect();
                 out.push_str(&format!("| {} |\n", cells.join(" | ")));
@@ -75,7 +79,7 @@ fn count(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -139,7 +143,11 @@ pub fn show(path: &str, p: &Profile, out: Out) -> String {
                 c.name.clone(),
                 c.kind.name().to_string(),
                 format!("{} ({})", count(c.nulls), pct(c.null_ratio)),
-                format!("{}{}", if c.distinct_exact { "" } else { "~" }, count(c.distinct)),
+                format!(
+                    "{}{}",
+                    if c.distinct_exact { "" } else { "~" },
+                    count(c.distinct)
+                ),
                 opt(n.and_then(|n| n.min)),
                 opt(n.and_then(|n| n.mean)),
                 opt(n.and_then(|n| n.sd)),
@@ -155,7 +163,16 @@ pub fn show(path: &str, p: &Profile, out: Out) -> String {
         .collect();
     s.push_str(&out.table(
         &[
-            "Column", "Type", "Nulls", "Distinct", "Min", "Mean", "Sd", "Median", "Max", "Length",
+            "Column",
+            "Type",
+            "Nulls",
+            "Distinct",
+            "Min",
+            "Mean",
+            "Sd",
+            "Median",
+            "Max",
+            "Length",
             "Top values",
         ],
         rows,
@@ -187,10 +204,16 @@ fn schema_cell(d: &TableDiff) -> String {
     let mut parts = Vec::new();
     let names = |v: Vec<&str>| v.join(", ");
     if !s.added.is_empty() {
-        parts.push(format!("+{}", names(s.added.iter().map(|c| c.name.as_str()).collect())));
+        parts.push(format!(
+            "+{}",
+            names(s.added.iter().map(|c| c.name.as_str()).collect())
+        ));
     }
     if !s.removed.is_empty() {
-        parts.push(format!("−{}", names(s.removed.iter().map(|c| c.name.as_str()).collect())));
+        parts.push(format!(
+            "−{}",
+            names(s.removed.iter().map(|c| c.name.as_str()).collect())
+        ));
     }
     for r in &s.retyped {
         parts.push(format!("{} {}→{}", r.name, r.old.name(), r.new.name()));
@@ -208,7 +231,11 @@ fn schema_cell(d: &TableDiff) -> String {
 
 fn drift_cell(d: &TableDiff) -> String {
     if d.old.is_none() || d.new.is_none() {
-        return if d.notes.is_empty() { "-".into() } else { "not profiled".into() };
+        return if d.notes.is_empty() {
+            "-".into()
+        } else {
+            "not profiled".into()
+        };
     }
     if d.drifted.is_empty() {
         let measured = d.columns.iter().filter(|c| c.value.is_some()).count();
@@ -235,9 +262,20 @@ fn nulls_cell(d: &TableDiff) -> String {
         .columns
         .iter()
         .filter(|c| (c.new_null_ratio - c.old_null_ratio).abs() > 0.005)
-        .map(|c| format!("{} {}→{}", c.column, pct(c.old_null_ratio), pct(c.new_null_ratio)))
+        .map(|c| {
+            format!(
+                "{} {}→{}",
+                c.column,
+                pct(c.old_null_ratio),
+                pct(c.new_null_ratio)
+            )
+        })
         .collect();
-    if moved.is_empty() { "-".into() } else { moved.join(", ") }
+    if moved.is_empty() {
+        "-".into()
+    } else {
+        moved.join(", ")
+    }
 }
 
 /// The summary table: one row per table.

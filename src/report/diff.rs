@@ -279,7 +279,11 @@ impl Render {
             out.push('\n');
         }
         if let Some(t) = self.tables(d) {
-            out.push_str(if self.md { "**Data checks**\n\n" } else { "Data checks\n" });
+            out.push_str(if self.md {
+                "**Data checks**\n\n"
+            } else {
+                "Data checks\n"
+            });
             out.push_str(&t);
             out.push('\n');
         }
@@ -300,9 +304,8 @@ impl Render {
             .filter(|t| self.all || t.changed())
             .cloned()
             .collect();
-        (!shown.is_empty()).then(|| {
-            super::data::diff(&shown, true, super::data::Out { md: self.md })
-        })
+        (!shown.is_empty())
+            .then(|| super::data::diff(&shown, true, super::data::Out { md: self.md }))
     }
 }
 

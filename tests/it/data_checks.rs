@@ -70,11 +70,21 @@ fn profiles_and_drift_agree_with_pandas_and_scipy() {
             if c["distinct_exact"].as_bool().unwrap() {
                 assert_eq!(c["distinct"], r["distinct"], "{}", what("distinct"));
             } else {
-                close(&what("distinct"), distinct, f(&r["distinct"]), 0.03 * f(&r["distinct"]));
+                close(
+                    &what("distinct"),
+                    distinct,
+                    f(&r["distinct"]),
+                    0.03 * f(&r["distinct"]),
+                );
             }
             if let Some(n) = c.get("numbers") {
                 let sd = f(&r["sd"]);
-                close(&what("mean"), f(&n["mean"]), f(&r["mean"]), 1e-9 * f(&r["mean"]).abs().max(1.0));
+                close(
+                    &what("mean"),
+                    f(&n["mean"]),
+                    f(&r["mean"]),
+                    1e-9 * f(&r["mean"]).abs().max(1.0),
+                );
                 close(&what("sd"), f(&n["sd"]), sd, 1e-9 * sd);
                 assert_eq!(n["min"], r["min"], "{}", what("min"));
                 assert_eq!(n["max"], r["max"], "{}", what("max"));
@@ -92,7 +102,12 @@ fn profiles_and_drift_agree_with_pandas_and_scipy() {
                     .iter()
                     .map(|v| (v["value"].as_str().unwrap().to_string(), v["count"].clone()))
                     .collect();
-                assert_eq!(serde_json::Value::Object(values), r["values"], "{}", what("values"));
+                assert_eq!(
+                    serde_json::Value::Object(values),
+                    r["values"],
+                    "{}",
+                    what("values")
+                );
             }
         }
     }
@@ -126,8 +141,14 @@ fn profiles_and_drift_agree_with_pandas_and_scipy() {
         .iter()
         .map(|v| v.as_str().unwrap())
         .collect();
-    assert!(drifted.contains(&"ts") && drifted.contains(&"country"), "{drifted:?}");
-    assert!(!drifted.contains(&"id") && !drifted.contains(&"flag"), "{drifted:?}");
+    assert!(
+        drifted.contains(&"ts") && drifted.contains(&"country"),
+        "{drifted:?}"
+    );
+    assert!(
+        !drifted.contains(&"id") && !drifted.contains(&"flag"),
+        "{drifted:?}"
+    );
 }
 
 fn small_table(env: &TestEnv, rows: &[&str]) {
@@ -144,11 +165,23 @@ fn small_table(env: &TestEnv, rows: &[&str]) {
 fn data_gates_decide_the_check_with_named_columns_and_verdicts() {
     let env = TestEnv::new();
     let rows = |shift: i64, extra: bool| -> Vec<String> {
-        let mut v = vec![if extra { "a,b,@team|x,c".to_string() } else { "a,b,@team|x".into() }];
+        let mut v = vec![if extra {
+            "a,b,@team|x,c".to_string()
+        } else {
+            "a,b,@team|x".into()
+        }];
         for i in 0..200 {
-            let b = if i % 10 == 0 { String::new() } else { format!("{}", (i % 7) + shift) };
+            let b = if i % 10 == 0 {
+                String::new()
+            } else {
+                format!("{}", (i % 7) + shift)
+            };
             let cat = if (i + shift) % 3 == 0 { "red" } else { "blue" };
-            v.push(if extra { format!("{i},{b},{cat},1") } else { format!("{i},{b},{cat}") });
+            v.push(if extra {
+                format!("{i},{b},{cat},1")
+            } else {
+                format!("{i},{b},{cat}")
+            });
         }
         v
     };
@@ -158,7 +191,10 @@ fn data_gates_decide_the_check_with_named_columns_and_verdicts() {
     small_table(&env, &base.iter().map(String::as_str).collect::<Vec<_>>());
     env.commit_all("v1");
     let changed = rows(5, true);
-    small_table(&env, &changed.iter().map(String::as_str).collect::<Vec<_>>());
+    small_table(
+        &env,
+        &changed.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
     env.commit_all("v2");
 
     let gates = |extra: &str| {
@@ -167,14 +203,21 @@ fn data_gates_decide_the_check_with_named_columns_and_verdicts() {
         std::fs::write(env.path("gitml.toml"), format!("{text}\n{extra}")).unwrap();
     };
     // A gate that holds: additive schema, enough rows, nulls under 20%.
-    gates("[data.gates.\"data/*.csv\"]\nschema = \"additive\"\nmin_rows = 100\nmax_null_ratio = 0.2\n");
-    let r = env.git_ml(&["check", "HEAD", "--base", "HEAD~1", "--json"]).success().json();
+    gates(
+        "[data.gates.\"data/*.csv\"]\nschema = \"additive\"\nmin_rows = 100\nmax_null_ratio = 0.2\n",
+    );
+    let r = env
+        .git_ml(&["check", "HEAD", "--base", "HEAD~1", "--json"])
+        .success()
+        .json();
     assert_eq!(r["passed"], true);
     assert_eq!(r["data"][0]["verdict"], "pass");
     assert_eq!(r["data"][0]["path"], "data/t.csv");
 
     // Drift of `b` (shifted by 5) and a stricter schema: both fail, and say which column.
-    gates("[data.gates.\"data/*.csv\"]\nschema = \"no-changes\"\nmax_drift = { ks = 0.5 }\ncolumns = [\"a\", \"b\"]\n");
+    gates(
+        "[data.gates.\"data/*.csv\"]\nschema = \"no-changes\"\nmax_drift = { ks = 0.5 }\ncolumns = [\"a\", \"b\"]\n",
+    );
     let out = env.git_ml(&["check", "HEAD", "--base", "HEAD~1", "--json"]);
     out.code(1);
     let r = out.json();
@@ -188,84 +231,171 @@ fn data_gates_decide_the_check_with_named_columns_and_verdicts() {
     assert!(f(&b["value"]) > 0.5);
     let a = cols.iter().find(|c| c["column"] == "a").unwrap();
     assert_eq!(a["drifted"], false);
-    let rules: Vec<&str> = d["rules"].as_array().unwrap().iter().map(|x| x["rule"].as_str().unwrap()).collect();
+    let rules: Vec<&str> = d["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["rule"].as_str().unwrap())
+        .collect();
     assert!(rules.contains(&"schema: no changes"), "{rules:?}");
 
     // The terminal and Markdown verdicts; a column named `@team|x` neither pings nor breaks a table.
     let term = env.git_ml(&["check", "HEAD", "--base", "HEAD~1"]);
     term.code(1);
-    assert!(term.stdout.contains("data data/t.csv (data/*.csv)") && term.stdout.contains("FAIL"), "{}", term.stdout);
-    let md = env.git_ml(&["data", "diff", "HEAD~1", "HEAD", "--md"]).success().stdout.clone();
+    assert!(
+        term.stdout.contains("data data/t.csv (data/*.csv)") && term.stdout.contains("FAIL"),
+        "{}",
+        term.stdout
+    );
+    let md = env
+        .git_ml(&["data", "diff", "HEAD~1", "HEAD", "--md"])
+        .success()
+        .stdout
+        .clone();
     assert!(!md.contains("@team") && md.contains("team"), "{md}");
     assert!(!md.contains("@team|x"), "{md}");
 
     // A glob that matches nothing is skipped, and the check still passes on that gate alone.
     gates("[data.gates.\"other/*.csv\"]\nmin_rows = 1\n");
-    let r = env.git_ml(&["check", "HEAD", "--base", "HEAD~1", "--json"]).success().json();
+    let r = env
+        .git_ml(&["check", "HEAD", "--base", "HEAD~1", "--json"])
+        .success()
+        .json();
     assert_eq!(r["data"][0]["verdict"], "skipped");
-    assert!(r["data"][0]["reason"].as_str().unwrap().contains("no tracked table"));
+    assert!(
+        r["data"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no tracked table")
+    );
 
     // A table new on this side: only rows and nulls are checked.
     gates("[data.gates.\"data/*.csv\"]\nmin_rows = 1000\nschema = \"additive\"\n");
     let out = env.git_ml(&["check", "HEAD", "--base", "HEAD~2", "--json"]);
     let r = out.json();
     assert_eq!(r["data"][0]["verdict"], "fail", "{r}");
-    assert!(r["data"][0]["rules"][0]["detail"].as_str().unwrap().contains("200 rows"));
+    assert!(
+        r["data"][0]["rules"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("200 rows")
+    );
     gates("[data.gates.\"data/*.csv\"]\nmin_rows = 100\nschema = \"additive\"\n");
-    let r = env.git_ml(&["check", "HEAD", "--base", "HEAD~2", "--json"]).success().json();
+    let r = env
+        .git_ml(&["check", "HEAD", "--base", "HEAD~2", "--json"])
+        .success()
+        .json();
     assert_eq!(r["data"][0]["verdict"], "new", "{r}");
 
     // Mistakes in the gate are errors that name the section.
     gates("[data.gates.\"data/*.csv\"]\nmax_drift = { chi2 = 1 }\n");
     let out = env.git_ml(&["check", "HEAD", "--base", "HEAD~1"]);
     out.code(2);
-    assert!(out.stderr.contains("[data.gates.\"data/*.csv\"]") && out.stderr.contains("unknown statistic"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("[data.gates.\"data/*.csv\"]")
+            && out.stderr.contains("unknown statistic"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
 fn malformed_tables_get_a_clear_error_and_lose_nothing() {
     let env = TestEnv::new();
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("ragged.csv", b"a,b,c\n1,2,3\n4,5\n".to_vec(), "line 3: 2 fields, but the header has 3"),
-        ("latin1.csv", b"name,n\ncaf\xe9,1\n".to_vec(), "line 2: column `name` is not UTF-8"),
-        ("rows.jsonl", b"{\"a\":1}\n[1,2]\n".to_vec(), "line 2: not a JSON object"),
-        ("quote.csv", b"a,b\n1,\"open\n2,3\n".to_vec(), "line 2: a quoted field is never closed"),
+        (
+            "ragged.csv",
+            b"a,b,c\n1,2,3\n4,5\n".to_vec(),
+            "line 3: 2 fields, but the header has 3",
+        ),
+        (
+            "latin1.csv",
+            b"name,n\ncaf\xe9,1\n".to_vec(),
+            "line 2: column `name` is not UTF-8",
+        ),
+        (
+            "rows.jsonl",
+            b"{\"a\":1}\n[1,2]\n".to_vec(),
+            "line 2: not a JSON object",
+        ),
+        (
+            "quote.csv",
+            b"a,b\n1,\"open\n2,3\n".to_vec(),
+            "line 2: a quoted field is never closed",
+        ),
     ];
     for (name, bytes, message) in &cases {
         env.write(name, bytes);
         let out = env.git_ml(&["data", "show", name]);
         out.code(2);
-        assert!(out.stderr.contains(&format!("{name}: ")) && out.stderr.contains(message), "{name}: {}", out.stderr);
-        assert!(out.stderr.contains("hint: ") && out.stderr.contains("docs/data-checks.md"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(&format!("{name}: ")) && out.stderr.contains(message),
+            "{name}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("hint: ") && out.stderr.contains("docs/data-checks.md"),
+            "{}",
+            out.stderr
+        );
         assert_eq!(&env.read(name), bytes, "{name} was changed");
     }
     // An empty file: a profile with nothing in it, said plainly.
     env.write("empty.csv", "");
-    let out = env.git_ml(&["data", "show", "empty.csv"]).success().stdout.clone();
-    assert!(out.contains("0 rows") && out.contains("the file is empty"), "{out}");
+    let out = env
+        .git_ml(&["data", "show", "empty.csv"])
+        .success()
+        .stdout
+        .clone();
+    assert!(
+        out.contains("0 rows") && out.contains("the file is empty"),
+        "{out}"
+    );
     // Parquet is named as not yet readable, not misread.
     env.write("t.parquet", b"PAR1\0\0PAR1");
     let out = env.git_ml(&["data", "show", "t.parquet"]);
     out.code(2);
-    assert!(out.stderr.contains("Parquet files cannot be profiled yet"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Parquet files cannot be profiled yet"),
+        "{}",
+        out.stderr
+    );
     // A 1 GiB line (a sparse file: no newline anywhere) is refused in bounded memory.
     let big = env.path("one-line.csv");
-    std::fs::File::create(&big).unwrap().set_len(1 << 30).unwrap();
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
     let out = env.git_ml(&["data", "show", "one-line.csv"]);
     out.code(2);
-    assert!(out.stderr.contains("one-line.csv: line 1: a record longer than 64 MiB"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("one-line.csv: line 1: a record longer than 64 MiB"),
+        "{}",
+        out.stderr
+    );
 
     // A tracked malformed table fails a data gate with the same message, and is still intact.
     env.write("data/t.csv", b"a,b\n1,2\n3\n");
     env.git_ml(&["add", "data/t.csv"]).success();
     env.commit_all("bad table");
     let text = std::fs::read_to_string(env.path("gitml.toml")).unwrap();
-    std::fs::write(env.path("gitml.toml"), format!("{text}\n[data.gates.\"data/*.csv\"]\nmin_rows = 1\n")).unwrap();
+    std::fs::write(
+        env.path("gitml.toml"),
+        format!("{text}\n[data.gates.\"data/*.csv\"]\nmin_rows = 1\n"),
+    )
+    .unwrap();
     let out = env.git_ml(&["check", "HEAD", "--base", "HEAD", "--json"]);
     out.code(1);
     let r = out.json();
     assert_eq!(r["data"][0]["verdict"], "fail");
-    assert!(r["data"][0]["rules"][0]["detail"].as_str().unwrap().contains("line 3: 1 fields"), "{r}");
+    assert!(
+        r["data"][0]["rules"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("line 3: 1 fields"),
+        "{r}"
+    );
     env.git_ml(&["verify"]).success();
     assert_eq!(env.read("data/t.csv"), b"a,b\n1,2\n3\n");
 }
@@ -275,7 +405,8 @@ fn profiles_travel_with_push_and_pull_and_a_damaged_one_is_recomputed() {
     let env = TestEnv::new();
     let store = env.base.join("store");
     std::fs::create_dir_all(&store).unwrap();
-    env.git_ml(&["remote", "add", "store", store.to_str().unwrap()]).success();
+    env.git_ml(&["remote", "add", "store", store.to_str().unwrap()])
+        .success();
     let mut text = String::from("x,y\n");
     for i in 0..500 {
         text.push_str(&format!("{i},{}\n", i % 4));
@@ -285,7 +416,17 @@ fn profiles_travel_with_push_and_pull_and_a_damaged_one_is_recomputed() {
     env.git_ml(&["add", "data/dir"]).success();
     env.commit_all("a directory with a table");
     // The profile is computed once (by show), then pushed with the data, once.
-    let shown = env.git_ml(&["data", "show", "data/dir/part.csv", "--rev", "HEAD", "--json"]).success().json();
+    let shown = env
+        .git_ml(&[
+            "data",
+            "show",
+            "data/dir/part.csv",
+            "--rev",
+            "HEAD",
+            "--json",
+        ])
+        .success()
+        .json();
     assert_eq!(shown["profile"]["rows"], 500);
     let out = env.git_ml(&["push"]).success().stderr.clone();
     assert!(out.contains("pushed 1 table profile"), "{out}");
@@ -298,10 +439,28 @@ fn profiles_travel_with_push_and_pull_and_a_damaged_one_is_recomputed() {
     let stored: Vec<_> = walk(&profiles);
     assert_eq!(stored.len(), 1, "{stored:?}");
     // The clone reads the pulled profile even without the content: remove the object.
-    let oid = shown["profile"]["oid"].as_str().unwrap().trim_start_matches("blake3:").to_string();
-    let object = clone.cache_dir().join("blake3").join(&oid[..2]).join(&oid[2..]);
+    let oid = shown["profile"]["oid"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("blake3:")
+        .to_string();
+    let object = clone
+        .cache_dir()
+        .join("blake3")
+        .join(&oid[..2])
+        .join(&oid[2..]);
     std::fs::remove_file(&object).unwrap();
-    let again = clone.git_ml(&["data", "show", "data/dir/part.csv", "--rev", "HEAD", "--json"]).success().json();
+    let again = clone
+        .git_ml(&[
+            "data",
+            "show",
+            "data/dir/part.csv",
+            "--rev",
+            "HEAD",
+            "--json",
+        ])
+        .success()
+        .json();
     assert_eq!(again["profile"]["rows"], 500);
 
     // A damaged stored profile is not believed: it is computed again from the content.
@@ -311,7 +470,17 @@ fn profiles_travel_with_push_and_pull_and_a_damaged_one_is_recomputed() {
         .unwrap();
     std::fs::remove_file(&local).unwrap();
     std::fs::write(&local, b"{\"version\":1,\"oid\":\"blake3:00\",\"rows\":7}").unwrap();
-    let again = env.git_ml(&["data", "show", "data/dir/part.csv", "--rev", "HEAD", "--json"]).success().json();
+    let again = env
+        .git_ml(&[
+            "data",
+            "show",
+            "data/dir/part.csv",
+            "--rev",
+            "HEAD",
+            "--json",
+        ])
+        .success()
+        .json();
     assert_eq!(again["profile"]["rows"], 500);
 }
 
