@@ -228,14 +228,24 @@ impl Column {
         self.sketch.add(x - self.offset);
         // -0.0 and 0.0 are one value.
         let bits = if x == 0.0 { 0 } else { x.to_bits() };
-        self.hll.insert(&bits);
-        if !self.numbers_overflow {
+        // The estimate is only needed once the exact counts stop.
+        if self.numbers_overflow {
+            self.hll.insert(&bits);
+        } else {
             *self.numbers.entry(bits).or_insert(0) += 1;
             if self.numbers.len() > MAX_VALUES {
-                self.numbers = HashMap::default();
-                self.numbers_overflow = true;
+                self.spill_numbers();
             }
         }
+    }
+
+    /// Too many distinct numbers: keep only the estimate.
+    fn spill_numbers(&mut self) {
+        for k in self.numbers.keys() {
+            self.hll.insert(k);
+        }
+        self.numbers = HashMap::default();
+        self.numbers_overflow = true;
     }
 
     fn count_value(&mut self, v: &[u8]) {
@@ -310,16 +320,19 @@ impl Column {
                 self.spill();
             }
         }
-        if o.numbers_overflow || self.numbers_overflow {
-            self.numbers = HashMap::default();
-            self.numbers_overflow = true;
+        if o.numbers_overflow && !self.numbers_overflow {
+            self.spill_numbers();
+        }
+        if self.numbers_overflow {
+            for k in o.numbers.keys() {
+                self.hll.insert(k);
+            }
         } else {
             for (k, c) in o.numbers.drain() {
                 *self.numbers.entry(k).or_insert(0) += c;
             }
             if self.numbers.len() > MAX_VALUES {
-                self.numbers = HashMap::default();
-                self.numbers_overflow = true;
+                self.spill_numbers();
             }
         }
         self.hll
@@ -337,10 +350,15 @@ impl Column {
         if self.exact_distinct() {
             return (self.values.len() + self.numbers.len()) as u64;
         }
+        // The values still counted exactly join the estimate.
         if !self.overflow {
-            // The estimate has every number; the counted text values join it.
             for k in self.values.keys() {
                 self.hll.insert(&hash_bytes(k));
+            }
+        }
+        if !self.numbers_overflow {
+            for k in self.numbers.keys() {
+                self.hll.insert(k);
             }
         }
         self.hll.count().round() as u64

@@ -5,8 +5,7 @@
 
 use std::io::Read;
 use std::path::Path;
-
-use rayon::prelude::*;
+use std::sync::atomic::Ordering;
 
 use super::acc::{self, Column, Value};
 use crate::error::{Error, Result};
@@ -106,6 +105,8 @@ struct Blocks {
     offset: u64,
     eof: bool,
     quoted: bool,
+    /// Bytes to read per block ([`BLOCK`]; smaller in tests).
+    size: usize,
 }
 
 impl Blocks {
@@ -127,7 +128,7 @@ impl Blocks {
                 self.offset += buf.len() as u64;
                 return Ok(Some(Ok((at, buf))));
             }
-            let want = (buf.len() + BLOCK).max(BLOCK);
+            let want = buf.len() + self.size;
             let start = buf.len();
             buf.resize(want, 0);
             let mut filled = start;
@@ -160,6 +161,16 @@ impl Blocks {
 
 /// Run the pass over `path`.
 pub fn pass(path: &Path, display: &str, dialect: Dialect, jobs: usize) -> Result<Pass> {
+    pass_in_blocks(path, display, dialect, jobs, BLOCK)
+}
+
+fn pass_in_blocks(
+    path: &Path,
+    display: &str,
+    dialect: Dialect,
+    jobs: usize,
+    size: usize,
+) -> Result<Pass> {
     let file = fs_err::File::open(path)?.into_parts().0;
     let mut blocks = Blocks {
         file,
@@ -167,6 +178,7 @@ pub fn pass(path: &Path, display: &str, dialect: Dialect, jobs: usize) -> Result
         offset: 0,
         eof: false,
         quoted: matches!(dialect, Dialect::Csv(_)),
+        size,
     };
     let too_long = |bad: Bad| match bad {
         Bad::TooLong(offset) => At {
@@ -215,51 +227,122 @@ pub fn pass(path: &Path, display: &str, dialect: Dialect, jobs: usize) -> Result
         Dialect::JsonLines => None,
     };
     let jobs = jobs.max(1);
-    let mut total = Acc {
+    let empty = Acc {
         rows: 0,
+        first: template
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, _)| (0, i))
+            .collect(),
         columns: template.clone().unwrap_or_default(),
+        index: Default::default(),
     };
-    let mut pending = vec![(offset, first)];
-    loop {
-        while pending.len() < jobs * 2 {
-            match blocks.next_block()? {
-                Some(Ok(b)) => pending.push(b),
-                Some(Err(o)) => return Err(table_error(path, display, too_long(o))),
-                None => break,
+    // One long-lived accumulator per worker, fed blocks round-robin: its sketches fill once
+    // for the whole file (not once per block), reading overlaps parsing, and the merge order is
+    // fixed, so a profile does not depend on thread timing. After an error, blocks past it are
+    // skipped; the earliest error in the file is the one reported.
+    let stop = std::sync::atomic::AtomicU64::new(u64::MAX);
+    let (results, fed) = std::thread::scope(|s| {
+        let mut senders = Vec::with_capacity(jobs);
+        let mut workers = Vec::with_capacity(jobs);
+        for _ in 0..jobs {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Block>(2);
+            senders.push(tx);
+            let mut acc = empty.clone();
+            let (stop, template) = (&stop, &template);
+            workers.push(s.spawn(move || -> std::result::Result<Acc, At> {
+                for (at, block) in rx {
+                    if at > stop.load(Ordering::Relaxed) {
+                        continue;
+                    }
+                    let r = match (dialect, template) {
+                        (Dialect::Csv(d), Some(t)) => csv_block(&block, at, d, t, &mut acc),
+                        _ => jsonl_block(&block, at, &mut acc),
+                    };
+                    if let Err(e) = r {
+                        stop.fetch_min(e.offset, Ordering::Relaxed);
+                        return Err(e);
+                    }
+                }
+                Ok(acc)
+            }));
+        }
+        let mut fed: std::io::Result<Option<At>> = Ok(None);
+        let mut next = Some((offset, first));
+        let mut i = 0;
+        while let Some(block) = next.take() {
+            if block.0 > stop.load(Ordering::Relaxed) || senders[i % jobs].send(block).is_err() {
+                break;
+            }
+            i += 1;
+            match blocks.next_block() {
+                Ok(Some(Ok(b))) => next = Some(b),
+                Ok(Some(Err(bad))) => fed = Ok(Some(too_long(bad))),
+                Ok(None) => {}
+                Err(e) => fed = Err(e),
             }
         }
-        if pending.is_empty() {
-            break;
-        }
-        let results: Vec<std::result::Result<Acc, At>> = pending
-            .par_drain(..)
-            .map(|(at, block)| match (dialect, &template) {
-                (Dialect::Csv(d), Some(t)) => csv_block(&block, at, d, t),
-                _ => jsonl_block(&block, at),
-            })
+        drop(senders);
+        let results: Vec<_> = workers
+            .into_iter()
+            .map(|w| w.join().expect("a profile worker panicked"))
             .collect();
-        for r in results {
-            total.merge(r.map_err(|at| table_error(path, display, at))?);
+        (results, fed)
+    });
+    let mut error = fed?;
+    let mut accs = Vec::with_capacity(jobs);
+    for r in results {
+        match r {
+            Ok(acc) => accs.push(acc),
+            Err(e) => {
+                if error.as_ref().is_none_or(|x| e.offset < x.offset) {
+                    error = Some(e);
+                }
+            }
         }
     }
+    if let Some(at) = error {
+        return Err(table_error(path, display, at));
+    }
+    let mut total = empty;
+    for acc in accs {
+        total.merge(acc);
+    }
+    // Columns in the order the file first names them (JSON Lines: across workers too).
+    let mut columns: Vec<((u64, usize), (String, Column))> =
+        total.first.into_iter().zip(total.columns).collect();
+    columns.sort_by_key(|(first, _)| *first);
     Ok(Pass {
         rows: total.rows,
-        columns: total.columns,
+        columns: columns.into_iter().map(|(_, c)| c).collect(),
     })
 }
 
+/// A worker's accumulator: its rows, its columns, and where each column first appeared.
+#[derive(Clone)]
 struct Acc {
     rows: u64,
     columns: Vec<(String, Column)>,
+    /// Where each column was first seen: the byte offset of its row, and its position there.
+    first: Vec<(u64, usize)>,
+    /// JSON Lines: a column's index by name.
+    index: std::collections::HashMap<String, usize>,
 }
 
 impl Acc {
     fn merge(&mut self, o: Acc) {
         self.rows += o.rows;
-        for (name, col) in o.columns {
-            match self.columns.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, mine)) => mine.merge(col),
-                None => self.columns.push((name, col)),
+        for ((name, col), first) in o.columns.into_iter().zip(o.first) {
+            match self.columns.iter().position(|(n, _)| *n == name) {
+                Some(i) => {
+                    self.columns[i].1.merge(col);
+                    self.first[i] = self.first[i].min(first);
+                }
+                None => {
+                    self.columns.push((name, col));
+                    self.first.push(first);
+                }
             }
         }
     }
@@ -345,8 +428,9 @@ fn csv_block(
     at: u64,
     delimiter: u8,
     template: &[(String, Column)],
-) -> std::result::Result<Acc, At> {
-    let mut columns: Vec<Column> = template.iter().map(|(_, c)| c.clone()).collect();
+    acc: &mut Acc,
+) -> std::result::Result<(), At> {
+    let columns = &mut acc.columns;
     let mut r = reader(block, delimiter);
     let mut rec = csv::ByteRecord::new();
     let mut rows = 0u64;
@@ -389,17 +473,11 @@ fn csv_block(
                     ),
                 });
             }
-            columns[i].add(v);
+            columns[i].1.add(v);
         }
     }
-    Ok(Acc {
-        rows,
-        columns: template
-            .iter()
-            .map(|(n, _)| n.clone())
-            .zip(columns)
-            .collect(),
-    })
+    acc.rows += rows;
+    Ok(())
 }
 
 /// One JSON object's members, in the order the line gives them.
@@ -428,11 +506,11 @@ impl<'de> serde::Deserialize<'de> for Members {
     }
 }
 
-fn jsonl_block(block: &[u8], at: u64) -> std::result::Result<Acc, At> {
-    let mut columns: Vec<(String, Column)> = Vec::new();
-    let mut index: std::collections::HashMap<String, usize> = Default::default();
-    let mut rows = 0u64;
+fn jsonl_block(block: &[u8], at: u64, acc: &mut Acc) -> std::result::Result<(), At> {
     let mut pos = 0usize;
+    // The row in which each column last took a value: a key repeated within one object counts
+    // once (the last one wins, as in pandas).
+    let mut seen: Vec<u64> = vec![u64::MAX; acc.columns.len()];
     for line in block.split(|&b| b == b'\n') {
         let here = pos;
         pos += line.len() + 1;
@@ -444,17 +522,24 @@ fn jsonl_block(block: &[u8], at: u64) -> std::result::Result<Acc, At> {
             offset: at + here as u64,
             message: format!("not a JSON object: {e}"),
         })?;
-        rows += 1;
-        for (k, v) in members {
-            let i = match index.get(&k) {
+        let row = acc.rows;
+        acc.rows += 1;
+        for (position, (k, v)) in members.into_iter().enumerate().rev() {
+            let i = match acc.index.get(&k) {
                 Some(&i) => i,
                 None => {
-                    index.insert(k.clone(), columns.len());
-                    columns.push((k, Column::new(0.0)));
-                    columns.len() - 1
+                    acc.index.insert(k.clone(), acc.columns.len());
+                    acc.columns.push((k, Column::new(0.0)));
+                    acc.first.push((at + here as u64, position));
+                    seen.push(u64::MAX);
+                    acc.columns.len() - 1
                 }
             };
-            let c = &mut columns[i].1;
+            if seen[i] == row {
+                continue;
+            }
+            seen[i] = row;
+            let c = &mut acc.columns[i].1;
             match &v {
                 serde_json::Value::Null => {}
                 serde_json::Value::Bool(b) => c.add(Value::Bool(*b)),
@@ -467,7 +552,7 @@ fn jsonl_block(block: &[u8], at: u64) -> std::result::Result<Acc, At> {
             }
         }
     }
-    Ok(Acc { rows, columns })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -533,5 +618,100 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("line 2: not a JSON object"), "{e}");
+    }
+
+    /// Everything a pass reports, to compare passes of one file.
+    fn summary(p: &Pass) -> String {
+        let mut out = format!("rows {}\n", p.rows);
+        for (name, c) in &p.columns {
+            let mut values: Vec<_> = c.values.iter().collect();
+            values.sort();
+            let mut numbers: Vec<_> = c.numbers.iter().collect();
+            numbers.sort();
+            out += &format!(
+                "{name}: present {} ints {} floats {} bools {} texts {} nested {} n {} min {} max {} mean {:.9} len {}..{}/{} values {values:?} numbers {numbers:?}\n",
+                c.present,
+                c.ints,
+                c.floats,
+                c.bools,
+                c.texts,
+                c.nested,
+                c.n,
+                c.min,
+                c.max,
+                c.mean,
+                c.len_min,
+                c.len_max,
+                c.len_sum
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn many_small_blocks_on_many_workers_agree_with_one() {
+        let mut csv = b"id,x,label,note\n".to_vec();
+        let mut jsonl = Vec::new();
+        for i in 0..2000 {
+            csv.extend(
+                format!(
+                    "{i},{}.5,{},\"n\n{}\"\n",
+                    i % 37,
+                    ["a", "b", "c"][i % 3],
+                    i % 5
+                )
+                .bytes(),
+            );
+            // A key that first appears late, and one repeated within an object (the last wins).
+            let late = if i == 1500 { ",\"late\":1" } else { "" };
+            jsonl.extend(
+                format!(
+                    "{{\"x\":{},\"x\":{}{late},\"s\":\"v{}\"}}\n",
+                    i,
+                    i % 7,
+                    i % 11
+                )
+                .bytes(),
+            );
+        }
+        for (text, name, dialect) in [
+            (&csv, "t.csv", Dialect::Csv(b',')),
+            (&jsonl, "t.jsonl", Dialect::JsonLines),
+        ] {
+            let f = write(text);
+            let one = summary(&pass_in_blocks(f.path(), name, dialect, 1, BLOCK).unwrap());
+            for jobs in [2, 3] {
+                let many = pass_in_blocks(f.path(), name, dialect, jobs, 100).unwrap();
+                assert_eq!(summary(&many), one, "{name} on {jobs} workers");
+            }
+        }
+        let f = write(&jsonl);
+        let p = pass_in_blocks(f.path(), "t.jsonl", Dialect::JsonLines, 3, 100).unwrap();
+        let names: Vec<&str> = p.columns.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["x", "s", "late"]);
+        assert_eq!(p.columns[0].1.present, 2000, "a repeated key counts once");
+        assert_eq!(p.columns[0].1.max, 6.0, "the last of a repeated key wins");
+    }
+
+    #[test]
+    fn the_earliest_error_is_reported_whichever_worker_finds_it() {
+        let mut csv = b"a,b\n".to_vec();
+        for i in 0..3000 {
+            csv.extend(if i == 700 || i == 2500 {
+                b"1\n".to_vec()
+            } else {
+                b"1,2\n".to_vec()
+            });
+        }
+        let f = write(&csv);
+        for jobs in [1, 2, 3] {
+            let e = pass_in_blocks(f.path(), "t.csv", Dialect::Csv(b','), jobs, 64)
+                .err()
+                .unwrap();
+            assert!(
+                e.to_string().contains("line 702: 1 fields"),
+                "{jobs} workers: {e}"
+            );
+        }
     }
 }
