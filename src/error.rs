@@ -306,7 +306,7 @@ impl Error {
                 "run the command again: objects already transferred are not sent twice".into()
             }
             Error::Table { .. } => {
-                "git ml profiles CSV and TSV with a header row, and JSON Lines (one object per line), in UTF-8; see docs/data-checks.md".into()
+                "git ml profiles CSV and TSV with a header row and JSON Lines (one object per line), in UTF-8, and Parquet; see docs/data-checks.md".into()
             }
             Error::Metrics { .. } => {
                 "metrics and params files are JSON, YAML or TOML tables of names and values; see docs/formats.md (run records)".into()

@@ -2,12 +2,14 @@ use clap::Args;
 
 use super::{Ctx, Outcome, output};
 
-/// Check metrics against the gates in gitml.toml (`[gates.METRIC]`)
+/// Check metrics and tracked tables against the gates in gitml.toml (`[gates.METRIC]`,
+/// `[data.gates."GLOB"]`)
 ///
 /// Compares REV (default: HEAD when it has run records, else the working tree's metrics files)
 /// with a baseline (default: the merge-base with the default branch; `--base REV`; or
 /// `--baseline MODEL#STAGE`, the commit of the model version in that stage). Each gate passes,
-/// fails, is skipped (and says why) or is new (no baseline value). Exit code 0 when no gate
+/// fails, is skipped (and says why) or is new (no baseline value); a data gate checks the
+/// schema, rows, nulls and drift of the tables it matches (docs/data-checks.md). Exit code 0 when no gate
 /// failed, 1 when one did, 2 on error.
 #[derive(Args)]
 pub struct CheckArgs {

@@ -44,8 +44,9 @@ pub enum Value<'a> {
     Float(f64),
     Bool(bool),
     Text(&'a [u8]),
-    /// A JSON array or object (JSON Lines): counted, its text length kept, nothing more.
-    Nested(usize),
+    /// A JSON array or object (JSON Lines; a Parquet list, map or struct), as its JSON text:
+    /// counted like a text value, its length in bytes.
+    Nested(&'a [u8]),
 }
 
 /// The values pandas reads as missing by default (`read_csv`'s `na_values`), so that a profile
@@ -204,12 +205,13 @@ impl Column {
                 self.len_sum += chars;
                 self.count_value(t);
             }
-            Value::Nested(len) => {
+            Value::Nested(t) => {
                 self.nested += 1;
-                let l = len as u64;
+                let l = t.len() as u64;
                 self.len_min = self.len_min.min(l);
                 self.len_max = self.len_max.max(l);
                 self.len_sum += l;
+                self.count_value(t);
             }
         }
     }

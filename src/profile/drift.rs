@@ -279,7 +279,9 @@ pub fn column(
     let numeric = old.kind.numeric() && new.kind.numeric();
     let is_categorical = matches!(
         (old.kind, new.kind),
-        (ColumnType::String, ColumnType::String) | (ColumnType::Boolean, ColumnType::Boolean)
+        (ColumnType::String, ColumnType::String)
+            | (ColumnType::Boolean, ColumnType::Boolean)
+            | (ColumnType::Nested, ColumnType::Nested)
     );
     if numeric {
         match (

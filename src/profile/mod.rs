@@ -12,6 +12,7 @@
 pub mod acc;
 pub mod drift;
 pub mod gate;
+pub mod parquet;
 pub mod remote;
 pub mod table;
 
@@ -24,10 +25,16 @@ use crate::oid::Oid;
 use crate::workspace::Workspace;
 
 /// Bumped whenever a profile's meaning or layout changes: older profiles are recomputed.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 
 /// File names profiled by default (`[data] profile` replaces the list).
-pub const DEFAULT_GLOBS: &[&str] = &["**/*.csv", "**/*.tsv", "**/*.jsonl", "**/*.ndjson"];
+pub const DEFAULT_GLOBS: &[&str] = &[
+    "**/*.csv",
+    "**/*.tsv",
+    "**/*.jsonl",
+    "**/*.ndjson",
+    "**/*.parquet",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -35,6 +42,7 @@ pub enum Format {
     Csv,
     Tsv,
     Jsonl,
+    Parquet,
 }
 
 impl Format {
@@ -46,16 +54,18 @@ impl Format {
             "csv" => Ok(Format::Csv),
             "tsv" | "tab" => Ok(Format::Tsv),
             "jsonl" | "ndjson" => Ok(Format::Jsonl),
-            "parquet" | "pq" => Err("Parquet files cannot be profiled yet (CSV, TSV and JSON Lines can)".into()),
-            _ => Err("not a table git-ml can profile: the name must end in .csv, .tsv, .jsonl or .ndjson".into()),
+            "parquet" | "pq" => Ok(Format::Parquet),
+            _ => Err("not a table git-ml can profile: the name must end in .csv, .tsv, .jsonl, .ndjson or .parquet".into()),
         }
     }
 
-    fn dialect(self) -> table::Dialect {
+    /// How a text format is split into records (`None`: Parquet, read by its own reader).
+    fn dialect(self) -> Option<table::Dialect> {
         match self {
-            Format::Csv => table::Dialect::Csv(b','),
-            Format::Tsv => table::Dialect::Csv(b'\t'),
-            Format::Jsonl => table::Dialect::JsonLines,
+            Format::Csv => Some(table::Dialect::Csv(b',')),
+            Format::Tsv => Some(table::Dialect::Csv(b'\t')),
+            Format::Jsonl => Some(table::Dialect::JsonLines),
+            Format::Parquet => None,
         }
     }
 }
@@ -253,7 +263,7 @@ fn column_profile(name: String, mut c: acc::Column, rows: u64) -> ColumnProfile 
             sketch,
         }
     });
-    let texts = c.texts + c.bools;
+    let texts = c.texts + c.bools + c.nested;
     let values = (texts > 0 && !c.overflow).then(|| {
         let mut v: Vec<ValueCount> = c
             .values
@@ -296,7 +306,10 @@ pub fn compute(path: &Path, display: &str, oid: Oid, jobs: usize) -> Result<Prof
         message,
     })?;
     let bytes = fs_err::metadata(path)?.len();
-    let pass = table::pass(path, display, format.dialect(), jobs)?;
+    let pass = match format.dialect() {
+        Some(dialect) => table::pass(path, display, dialect, jobs)?,
+        None => parquet::pass(path, display, jobs)?,
+    };
     let rows = pass.rows;
     Ok(Profile {
         version: VERSION,

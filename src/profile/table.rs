@@ -305,32 +305,46 @@ fn pass_in_blocks(
     if let Some(at) = error {
         return Err(table_error(path, display, at));
     }
-    let mut total = empty;
+    Ok(finish(empty, accs))
+}
+
+/// The workers' accumulators merged in their fixed order, columns in the order the file first
+/// names them (JSON Lines: across workers too).
+pub(super) fn finish(mut total: Acc, accs: Vec<Acc>) -> Pass {
     for acc in accs {
         total.merge(acc);
     }
-    // Columns in the order the file first names them (JSON Lines: across workers too).
     let mut columns: Vec<((u64, usize), (String, Column))> =
         total.first.into_iter().zip(total.columns).collect();
     columns.sort_by_key(|(first, _)| *first);
-    Ok(Pass {
+    Pass {
         rows: total.rows,
         columns: columns.into_iter().map(|(_, c)| c).collect(),
-    })
+    }
 }
 
 /// A worker's accumulator: its rows, its columns, and where each column first appeared.
 #[derive(Clone)]
-struct Acc {
-    rows: u64,
-    columns: Vec<(String, Column)>,
+pub(super) struct Acc {
+    pub(super) rows: u64,
+    pub(super) columns: Vec<(String, Column)>,
     /// Where each column was first seen: the byte offset of its row, and its position there.
-    first: Vec<(u64, usize)>,
+    pub(super) first: Vec<(u64, usize)>,
     /// JSON Lines: a column's index by name.
     index: std::collections::HashMap<String, usize>,
 }
 
 impl Acc {
+    /// An accumulator for these columns, in this order.
+    pub(super) fn with_columns(columns: Vec<(String, Column)>) -> Acc {
+        Acc {
+            rows: 0,
+            first: (0..columns.len()).map(|i| (0, i)).collect(),
+            columns,
+            index: Default::default(),
+        }
+    }
+
     fn merge(&mut self, o: Acc) {
         self.rows += o.rows;
         for ((name, col), first) in o.columns.into_iter().zip(o.first) {
@@ -548,7 +562,7 @@ fn jsonl_block(block: &[u8], at: u64, acc: &mut Acc) -> std::result::Result<(), 
                     None => c.add(Value::Float(n.as_f64().unwrap_or(f64::NAN))),
                 },
                 serde_json::Value::String(s) => c.add(Value::Text(s.as_bytes())),
-                other => c.add(Value::Nested(other.to_string().len())),
+                other => c.add(Value::Nested(other.to_string().as_bytes())),
             }
         }
     }

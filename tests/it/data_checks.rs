@@ -11,14 +11,15 @@ fn python() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-tools/bin/python")
 }
 
-/// The two versions of the reference table committed as `data/train.csv`, and what pandas and
-/// SciPy say about them.
-fn reference(env: &TestEnv) -> serde_json::Value {
+/// The two versions of the reference table committed as `data/train.<kind>` (csv or parquet),
+/// and what pandas and SciPy say about them.
+fn reference(env: &TestEnv, kind: &str) -> serde_json::Value {
     let dir = env.base.join("reference");
     std::fs::create_dir_all(&dir).unwrap();
     let out = Command::new(python())
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/data_reference.py"))
         .arg(&dir)
+        .arg(kind)
         .output()
         .expect("run the reference (scripts/test installs pandas and SciPy)");
     assert!(
@@ -27,11 +28,12 @@ fn reference(env: &TestEnv) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     std::fs::create_dir_all(env.path("data")).unwrap();
-    std::fs::copy(dir.join("old.csv"), env.path("data/train.csv")).unwrap();
-    env.git_ml(&["add", "data/train.csv"]).success();
+    let tracked = format!("data/train.{kind}");
+    std::fs::copy(dir.join(format!("old.{kind}")), env.path(&tracked)).unwrap();
+    env.git_ml(&["add", &tracked]).success();
     env.commit_all("data v1");
-    std::fs::copy(dir.join("new.csv"), env.path("data/train.csv")).unwrap();
-    env.git_ml(&["add", "data/train.csv"]).success();
+    std::fs::copy(dir.join(format!("new.{kind}")), env.path(&tracked)).unwrap();
+    env.git_ml(&["add", &tracked]).success();
     env.commit_all("data v2");
     serde_json::from_slice(&out.stdout).unwrap()
 }
@@ -50,16 +52,52 @@ fn f(v: &serde_json::Value) -> f64 {
 
 #[test]
 fn profiles_and_drift_agree_with_pandas_and_scipy() {
+    agree_with_reference("csv");
+}
+
+/// The same table as Parquet (eight row groups, a nested list column), against pandas'
+/// `read_parquet`.
+#[test]
+fn parquet_profiles_and_drift_agree_with_pandas_and_scipy() {
+    agree_with_reference("parquet");
+}
+
+fn agree_with_reference(kind: &str) {
     let env = TestEnv::new();
-    let want = reference(&env);
+    let want = reference(&env, kind);
+    let tracked = format!("data/train.{kind}");
     for (side, rev) in [("old", "HEAD~1"), ("new", "HEAD")] {
         let got = env
-            .git_ml(&["data", "show", "data/train.csv", "--rev", rev, "--json"])
+            .git_ml(&["data", "show", &tracked, "--rev", rev, "--json"])
             .success()
             .json();
         let p = &got["profile"];
         let w = &want[side];
         assert_eq!(p["rows"], w["rows"], "{side} rows");
+        let names: Vec<&str> = p["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        let mut want_names: Vec<&str> = w["columns"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        want_names.sort();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(sorted, want_names, "{side} columns");
+        if kind == "parquet" {
+            let tags = p["columns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == "tags");
+            assert_eq!(tags.unwrap()["type"], "nested", "a list column is nested");
+        }
         for c in p["columns"].as_array().unwrap() {
             let name = c["name"].as_str().unwrap();
             let r = &w["columns"][name];
@@ -112,17 +150,17 @@ fn profiles_and_drift_agree_with_pandas_and_scipy() {
         }
     }
     let got = env
-        .git_ml(&["data", "diff", "HEAD~1", "HEAD", "data/train.csv", "--json"])
+        .git_ml(&["data", "diff", "HEAD~1", "HEAD", &tracked, "--json"])
         .success()
         .json();
     let t = &got["tables"][0];
-    assert_eq!(t["path"], "data/train.csv");
+    assert_eq!(t["path"], tracked.as_str());
     assert_eq!(t["rows_change"], 600);
     for c in t["columns"].as_array().unwrap() {
         let name = c["column"].as_str().unwrap();
         let r = &want["drift"][name];
         let stats = &c["statistics"];
-        let exact = ["age", "country", "flag", "name"].contains(&name);
+        let exact = ["age", "country", "flag", "name", "tags"].contains(&name);
         for (k, v) in r.as_object().unwrap() {
             let (got, want) = (f(&stats[k]), f(v));
             // From the sketches: D within 0.005, PSI within 0.01 + 5%.
@@ -351,15 +389,61 @@ fn malformed_tables_get_a_clear_error_and_lose_nothing() {
         out.contains("0 rows") && out.contains("the file is empty"),
         "{out}"
     );
-    // Parquet is named as not yet readable, not misread.
-    env.write("t.parquet", b"PAR1\0\0PAR1");
-    let out = env.git_ml(&["data", "show", "t.parquet"]);
-    out.code(2);
+    // Parquet: garbage, a file cut short, and a codec git-ml does not build in, each named.
+    let made = Command::new(python())
+        .arg("-c")
+        .arg(
+            "import sys, pyarrow as pa, pyarrow.parquet as pq\n\
+             t = pa.table({'a': list(range(5000)), 'b': [[i, i] for i in range(5000)]})\n\
+             pq.write_table(t, sys.argv[1] + '/whole.parquet')\n\
+             pq.write_table(t, sys.argv[1] + '/brotli.parquet', compression='brotli')\n",
+        )
+        .arg(&env.root)
+        .output()
+        .unwrap();
     assert!(
-        out.stderr.contains("Parquet files cannot be profiled yet"),
+        made.status.success(),
         "{}",
-        out.stderr
+        String::from_utf8_lossy(&made.stderr)
     );
+    let whole = env.read("whole.parquet");
+    let parquet_cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "garbage.parquet",
+            b"PAR1\0\0PAR1".to_vec(),
+            "cannot be read as Parquet",
+        ),
+        (
+            "cut.parquet",
+            whole[..whole.len() / 2].to_vec(),
+            "cannot be read as Parquet",
+        ),
+        (
+            "brotli.parquet",
+            env.read("brotli.parquet"),
+            "rewrite it with snappy, zstd",
+        ),
+    ];
+    for (name, bytes, message) in &parquet_cases {
+        env.write(name, bytes);
+        let out = env.git_ml(&["data", "show", name]);
+        out.code(2);
+        assert!(
+            out.stderr.contains(&format!("{name}: ")) && out.stderr.contains(message),
+            "{name}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert_eq!(&env.read(name), bytes, "{name} was changed");
+    }
+    // ... and a whole one with a nested column profiles.
+    let p = env
+        .git_ml(&["data", "show", "whole.parquet", "--json"])
+        .success()
+        .json();
+    assert_eq!(p["profile"]["rows"], 5000);
+    assert_eq!(p["profile"]["columns"][1]["type"], "nested");
+    assert_eq!(p["profile"]["columns"][1]["distinct"], 5000);
     // A 1 GiB line (a sparse file: no newline anywhere) is refused in bounded memory.
     let big = env.path("one-line.csv");
     std::fs::File::create(&big)
@@ -435,7 +519,7 @@ fn profiles_travel_with_push_and_pull_and_a_damaged_one_is_recomputed() {
 
     let clone = env.clone_repo();
     clone.git_ml(&["pull"]).success();
-    let profiles = clone.cache_dir().join("profiles/v1");
+    let profiles = clone.cache_dir().join("profiles/v2");
     let stored: Vec<_> = walk(&profiles);
     assert_eq!(stored.len(), 1, "{stored:?}");
     // The clone reads the pulled profile even without the content: remove the object.
@@ -464,7 +548,7 @@ fn profiles_travel_with_push_and_pull_and_a_damaged_one_is_recomputed() {
     assert_eq!(again["profile"]["rows"], 500);
 
     // A damaged stored profile is not believed: it is computed again from the content.
-    let local = walk(&env.cache_dir().join("profiles/v1"))
+    let local = walk(&env.cache_dir().join("profiles/v2"))
         .into_iter()
         .find(|p| p.extension().is_some_and(|e| e == "json"))
         .unwrap();

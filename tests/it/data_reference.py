@@ -1,8 +1,9 @@
 """The independent computation `git ml data` is checked against (tests/it/data_checks.rs).
 
-    python data_reference.py OUTDIR
+    python data_reference.py OUTDIR [csv|parquet]
 
-Writes OUTDIR/old.csv and OUTDIR/new.csv, two versions of a table with known shifts, and prints
+Writes OUTDIR/old.csv and OUTDIR/new.csv (or .parquet, with pyarrow, in many row groups and with
+a nested list column), two versions of a table with known shifts, and prints
 JSON: per version the statistics pandas computes (rows, nulls, mean, sample sd, min, max,
 distinct values, value counts, quantiles with numpy's method="lower"), and per column the drift
 statistics SciPy computes (Kolmogorov-Smirnov D from ks_2samp, the Jensen-Shannon distance in
@@ -51,8 +52,21 @@ def lower_quantile(x: np.ndarray, q: float) -> float:
     return float(np.quantile(x, q, method="lower"))
 
 
+def nested_text(v) -> str:
+    """A list cell as compact JSON, the text git-ml counts nested values by."""
+    return json.dumps([int(x) for x in v], separators=(",", ":"))
+
+
+def read(path: Path) -> pd.DataFrame:
+    if path.suffix == ".parquet":
+        df = pd.read_parquet(path)
+        df["tags"] = df["tags"].map(nested_text)
+        return df
+    return pd.read_csv(path, keep_default_na=True, dtype={"flag": str})
+
+
 def describe(path: Path) -> dict:
-    df = pd.read_csv(path, keep_default_na=True, dtype={"flag": str})
+    df = read(path)
     out = {"rows": len(df), "columns": {}}
     for c in df.columns:
         s = df[c]
@@ -100,19 +114,30 @@ def drift(old: pd.DataFrame, new: pd.DataFrame) -> dict:
     return out
 
 
+def write_parquet(df: pd.DataFrame, path: Path, rng: np.random.Generator) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = df.copy()
+    df["tags"] = [list(range(int(k))) for k in rng.integers(0, 4, len(df))]
+    # Row groups of 4,000 rows: more groups than workers, so they merge.
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=4000)
+
+
 def main() -> None:
     outdir = Path(sys.argv[1])
+    kind = sys.argv[2] if len(sys.argv) > 2 else "csv"
     rng = np.random.default_rng(20261204)
     n = 30_000
-    table(rng, n, False).to_csv(outdir / "old.csv", index=False)
-    table(rng, n + 600, True).to_csv(outdir / "new.csv", index=False)
-    read = lambda name: pd.read_csv(outdir / name, dtype={"flag": str})
+    old, new = outdir / f"old.{kind}", outdir / f"new.{kind}"
+    if kind == "parquet":
+        write_parquet(table(rng, n, False), old, rng)
+        write_parquet(table(rng, n + 600, True), new, rng)
+    else:
+        table(rng, n, False).to_csv(old, index=False)
+        table(rng, n + 600, True).to_csv(new, index=False)
     json.dump(
-        {
-            "old": describe(outdir / "old.csv"),
-            "new": describe(outdir / "new.csv"),
-            "drift": drift(read("old.csv"), read("new.csv")),
-        },
+        {"old": describe(old), "new": describe(new), "drift": drift(read(old), read(new))},
         sys.stdout,
     )
 
