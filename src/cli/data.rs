@@ -177,7 +177,8 @@ fn diff(ctx: &Ctx, args: DiffArgs) -> gitml::Result<Outcome> {
     for n in &notes {
         warning!("{}", output::shown(n));
     }
-    let diffs: Vec<_> = tables.iter().map(|t| t.diff()).collect();
+    let gates = gitml::profile::gate::gates(&ws.config.project)?;
+    let diffs: Vec<_> = tables.iter().map(|t| t.diff(&gates)).collect();
     if args.json {
         output::json(&serde_json::json!({
             "old": old,

@@ -236,7 +236,8 @@ pub struct TableDiff {
     pub rows_change: Option<i64>,
     pub schema: Schema,
     pub columns: Vec<ColumnDrift>,
-    /// Columns that drifted (by the default statistics).
+    /// Columns that drifted (by the data gate's `max_drift` where one applies to the column,
+    /// otherwise by the default statistics).
     pub drifted: Vec<String>,
     /// Why a side has no profile (content not in the cache, not a table git-ml reads).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -342,14 +343,29 @@ pub fn column(
     d
 }
 
+/// A drift statistic's name and the value above which a column has drifted.
+pub type Limit = (String, f64);
+
 /// The default choice: PSI for numbers, JS for categories, at their default thresholds.
-pub fn default_choice(numeric: bool) -> Option<(String, f64)> {
+pub fn default_choice(numeric: bool) -> Option<Limit> {
     let s = if numeric { "psi" } else { "js" };
     Some((s.to_string(), default_threshold(s)))
 }
 
-/// Compare two profiles of `path` (either may be missing: added, removed, or not profiled).
+/// Compare two profiles of `path` (either may be missing: added, removed, or not profiled), with
+/// the default statistics.
 pub fn diff(path: &str, old: Option<&Profile>, new: Option<&Profile>) -> TableDiff {
+    diff_by(path, old, new, &|_, numeric| default_choice(numeric))
+}
+
+/// [`diff`], with `choose(column, numeric)` deciding each column's statistic and threshold (the
+/// data gate's `max_drift` where one applies, so that the report and the gate agree).
+pub fn diff_by(
+    path: &str,
+    old: Option<&Profile>,
+    new: Option<&Profile>,
+    choose: &dyn Fn(&str, bool) -> Option<Limit>,
+) -> TableDiff {
     let mut t = TableDiff {
         path: path.to_string(),
         old: old.map(side),
@@ -381,7 +397,7 @@ pub fn diff(path: &str, old: Option<&Profile>, new: Option<&Profile>) -> TableDi
                         new: c.kind,
                     });
                 }
-                let d = column(o, c, &default_choice);
+                let d = column(o, c, &|numeric| choose(&c.name, numeric));
                 if d.drifted {
                     t.drifted.push(d.column.clone());
                 }

@@ -26,8 +26,7 @@ pub enum SchemaRule {
     NoRemovedColumns,
 }
 
-/// A drift statistic's name and the value above which a column has drifted.
-pub type Limit = (String, f64);
+pub use super::drift::Limit;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DataGate {
@@ -52,6 +51,20 @@ impl DataGate {
             .as_ref()
             .is_none_or(|c| c.iter().any(|n| n == column))
     }
+}
+
+/// The statistic and threshold that decide whether `column` of `path` drifted: the first gate
+/// matching the path whose `max_drift` names one for the column's kind and selects the column,
+/// else the default ([`drift::default_choice`]).
+pub fn limit(gates: &[DataGate], path: &str, column: &str, numeric: bool) -> Option<Limit> {
+    gates
+        .iter()
+        .filter(|g| g.matches(path) && g.selected(column))
+        .find_map(|g| {
+            let (num, cat) = g.max_drift.as_ref()?;
+            if numeric { num.clone() } else { cat.clone() }
+        })
+        .or_else(|| drift::default_choice(numeric))
 }
 
 const KEYS: &[&str] = &[

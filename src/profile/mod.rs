@@ -452,8 +452,11 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn diff(&self) -> drift::TableDiff {
-        let mut d = drift::diff(&self.path, self.old.profile(), self.new.profile());
+    /// What changed, each column judged by the first of `gates` whose `max_drift` covers it (the
+    /// default statistics otherwise), so that a report and `git ml check` say the same thing.
+    pub fn diff(&self, gates: &[gate::DataGate]) -> drift::TableDiff {
+        let choose = |column: &str, numeric: bool| gate::limit(gates, &self.path, column, numeric);
+        let mut d = drift::diff_by(&self.path, self.old.profile(), self.new.profile(), &choose);
         for (side, l) in [("old", &self.old), ("new", &self.new)] {
             if let Some(n) = l.note() {
                 d.notes.push(format!("{side} side: {n}"));

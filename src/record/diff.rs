@@ -414,8 +414,9 @@ pub fn diff_with(ws: &Workspace, old_rev: &str, new_rev: &str, tables: bool) -> 
     let (new, new_snap, new_ptrs) = side(ws, new_rev, &mut reader, &declared)?;
     let mut warnings = old_snap.warnings.clone();
     warnings.extend(new_snap.warnings.clone());
-    let (tables, notes) = if tables {
-        crate::profile::tables(ws, &old_ptrs, &new_ptrs, None)?
+    let (tables, notes, data_gates) = if tables {
+        let (t, n) = crate::profile::tables(ws, &old_ptrs, &new_ptrs, None)?;
+        (t, n, crate::profile::gate::gates(&ws.config.project)?)
     } else {
         Default::default()
     };
@@ -423,7 +424,7 @@ pub fn diff_with(ws: &Workspace, old_rev: &str, new_rev: &str, tables: bool) -> 
     Ok(DiffReport {
         metrics: metric_rows(&old_snap, &new_snap),
         params: param_rows(&old_snap, &new_snap),
-        tables: tables.iter().map(|t| t.diff()).collect(),
+        tables: tables.iter().map(|t| t.diff(&data_gates)).collect(),
         table_sides: tables,
         data: data_rows(ws, &old_ptrs, &new_ptrs),
         models: model_rows(&declared, &old_ptrs, &new_ptrs),

@@ -277,6 +277,61 @@ fn data_gates_decide_the_check_with_named_columns_and_verdicts() {
         .collect();
     assert!(rules.contains(&"schema: no changes"), "{rules:?}");
 
+    // `data diff` (and so the report) judges a column by the gate that covers it, and the other
+    // columns by the defaults: the report and the check never disagree about a column.
+    let col = |r: &serde_json::Value, name: &str| {
+        r["tables"][0]["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["column"] == name)
+            .unwrap_or_else(|| panic!("no column {name} in {r}"))
+            .clone()
+    };
+    let r = env
+        .git_ml(&["data", "diff", "HEAD~1", "HEAD", "--json"])
+        .success()
+        .json();
+    let b = col(&r, "b");
+    assert_eq!(
+        (b["statistic"].as_str(), b["threshold"].as_f64()),
+        (Some("ks"), Some(0.5))
+    );
+    assert_eq!(b["drifted"], true);
+    assert_eq!(
+        col(&r, "@team|x")["statistic"],
+        "js",
+        "not a gated column: {r}"
+    );
+    gates("[data.gates.\"data/*.csv\"]\nmax_drift = { ks = 0.99 }\n");
+    let r = env
+        .git_ml(&["data", "diff", "HEAD~1", "HEAD", "--json"])
+        .success()
+        .json();
+    let b = col(&r, "b");
+    assert_eq!(
+        (b["statistic"].as_str(), b["drifted"].as_bool()),
+        (Some("ks"), Some(false))
+    );
+    assert!(
+        !r["tables"][0]["drifted"]
+            .as_array()
+            .unwrap()
+            .contains(&"b".into()),
+        "{r}"
+    );
+    let full = env
+        .git_ml(&["diff", "HEAD~1", "HEAD", "--json"])
+        .success()
+        .json();
+    assert_eq!(
+        full["tables"][0]["columns"], r["tables"][0]["columns"],
+        "{full}"
+    );
+    gates(
+        "[data.gates.\"data/*.csv\"]\nschema = \"no-changes\"\nmax_drift = { ks = 0.5 }\ncolumns = [\"a\", \"b\"]\n",
+    );
+
     // The terminal and Markdown verdicts; a column named `@team|x` neither pings nor breaks a table.
     let term = env.git_ml(&["check", "HEAD", "--base", "HEAD~1"]);
     term.code(1);
