@@ -227,11 +227,12 @@ impl Column {
         self.m2 += d * (x - self.mean);
         self.min = self.min.min(x);
         self.max = self.max.max(x);
-        self.sketch.add(x - self.offset);
         // -0.0 and 0.0 are one value.
         let bits = if x == 0.0 { 0 } else { x.to_bits() };
-        // The estimate is only needed once the exact counts stop.
+        // The estimates are only needed once the exact counts stop: until then the counts
+        // hold everything, and go into the sketch with one logarithm per distinct value.
         if self.numbers_overflow {
+            self.sketch.add(x - self.offset);
             self.hll.insert(&bits);
         } else {
             *self.numbers.entry(bits).or_insert(0) += 1;
@@ -241,13 +242,23 @@ impl Column {
         }
     }
 
-    /// Too many distinct numbers: keep only the estimate.
+    /// Too many distinct numbers: keep only the estimates.
     fn spill_numbers(&mut self) {
+        self.sketch_numbers();
         for k in self.numbers.keys() {
             self.hll.insert(k);
         }
         self.numbers = HashMap::default();
         self.numbers_overflow = true;
+    }
+
+    /// Put the exactly counted numbers into the sketch (which holds only the numbers seen after
+    /// the counts stopped): before the counts are dropped, and once at the end of the pass.
+    pub fn sketch_numbers(&mut self) {
+        for (&bits, &n) in &self.numbers {
+            self.sketch
+                .add_with_count(f64::from_bits(bits) - self.offset, n);
+        }
     }
 
     fn count_value(&mut self, v: &[u8]) {
@@ -295,9 +306,6 @@ impl Column {
             self.min = self.min.min(o.min);
             self.max = self.max.max(o.max);
         }
-        self.sketch
-            .merge(&o.sketch)
-            .expect("every sketch of a run has one configuration");
         self.len_min = self.len_min.min(o.len_min);
         self.len_max = self.len_max.max(o.len_max);
         self.len_sum += o.len_sum;
@@ -326,10 +334,18 @@ impl Column {
             self.spill_numbers();
         }
         if self.numbers_overflow {
+            o.sketch_numbers();
+            self.sketch
+                .merge(&o.sketch)
+                .expect("every sketch of a run has one configuration");
             for k in o.numbers.keys() {
                 self.hll.insert(k);
             }
         } else {
+            // Empty: `o` has its numbers still counted.
+            self.sketch
+                .merge(&o.sketch)
+                .expect("every sketch of a run has one configuration");
             for (k, c) in o.numbers.drain() {
                 *self.numbers.entry(k).or_insert(0) += c;
             }
@@ -401,6 +417,28 @@ mod tests {
         assert!((a.mean - whole.mean).abs() < 1e-9);
         assert!((a.m2 - whole.m2).abs() < 1e-6 * whole.m2);
         assert_eq!((a.min, a.max), (whole.min, whole.max));
+    }
+
+    #[test]
+    fn the_sketch_holds_every_number_whether_counted_or_spilled() {
+        // One side keeps exact counts (few distinct values), the other spills: after the merge
+        // and the end of the pass the sketch has seen every finite number once.
+        let mut few = Column::new(0.0);
+        (0..5000).for_each(|i| few.add(Value::Int(i % 7)));
+        let mut many = Column::new(0.0);
+        (0..(MAX_VALUES + 500)).for_each(|i| many.add(Value::Float(i as f64 + 0.5)));
+        assert!(!few.numbers_overflow && many.numbers_overflow);
+        for (mut a, b) in [(few.clone(), many.clone()), (many, few.clone())] {
+            a.merge(b);
+            assert!(a.numbers_overflow);
+            assert_eq!(a.sketch.count() as u64, a.n);
+        }
+        let mut exact = few.clone();
+        exact.merge(few);
+        exact.sketch_numbers();
+        assert_eq!((exact.sketch.count(), exact.n), (10_000, 10_000));
+        let median = exact.sketch.quantile(0.5).unwrap().unwrap();
+        assert!((median - 3.0).abs() < 0.01, "{median}");
     }
 
     #[test]

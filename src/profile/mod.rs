@@ -226,6 +226,9 @@ fn column_profile(name: String, mut c: acc::Column, rows: u64) -> ColumnProfile 
     } else {
         ColumnType::String
     };
+    if !c.numbers_overflow {
+        c.sketch_numbers();
+    }
     let distinct_exact = c.exact_distinct();
     let distinct = c.distinct();
     let nums = (numbers > 0).then(|| {

@@ -445,6 +445,10 @@ fn csv_block(
     acc: &mut Acc,
 ) -> std::result::Result<(), At> {
     let columns = &mut acc.columns;
+    // One check of the whole block (fast on ASCII) spares one per field: fields split a valid
+    // block at ASCII bytes, so each is valid too. Only a block that fails is checked by field,
+    // to name the column.
+    let block_utf8 = std::str::from_utf8(block).is_ok();
     let mut r = reader(block, delimiter);
     let mut rec = csv::ByteRecord::new();
     let mut rows = 0u64;
@@ -477,6 +481,7 @@ fn csv_block(
             }
             let v = acc::classify(f);
             if let Value::Text(t) = v
+                && !block_utf8
                 && std::str::from_utf8(t).is_err()
             {
                 return Err(At {
