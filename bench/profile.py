@@ -3,7 +3,7 @@
 Evidently, in one run.
 
 Run it through `bench/profile` (which builds git-ml and sets up a venv with pandas and Evidently,
-then calls this script with that venv's python). docs/performance.md#data-profiles has a recorded
+then calls this script with that venv's python). docs/performance-profiles.md has a recorded
 run and explains the rows.
 
 Data (bench/work/profile/, gitignored, generated once per GENERATOR_VERSION and size): two
@@ -13,8 +13,9 @@ two numeric columns, reweights one category and adds 2% more rows. Both are trac
 one repository, one commit each.
 
 Rows (every command a separate process, timed with perf_counter around it, its peak memory from
-wait4; one untimed warm-up, except for Evidently's minutes-long run; tools interleaved run by run so noise hits them alike; the file is
-in the page cache for every tool, so the rows compare computation, not the disk):
+wait4; one untimed warm-up, except for Evidently's minutes-long run; tools interleaved run by
+run so noise hits them alike; the file is in the page cache for every tool, so the rows compare
+computation, not the disk):
   wc_l            `wc -l` of one version: one read of the file, the physical reference
   profile         `git ml data show --rev HEAD~1 --recompute --json`: one version profiled
   pandas_describe `pandas.read_csv` + `describe(include="all")` of one version
@@ -231,7 +232,8 @@ def main() -> None:
     lines = [
         f"{a.size:g} GB CSV per version ({os.path.getsize(versions[0]) / 1e9:.2f} GB and "
         f"{os.path.getsize(versions[1]) / 1e9:.2f} GB), 10 columns, {os.cpu_count()} cores; "
-        f"medians of {a.runs} runs",
+        f"medians of {a.runs} runs"
+        + (f" (pandas and Evidently: {runs['evidently']})" if runs.get("evidently", a.runs) != a.runs else ""),
         "",
         "| row | median | min | peak memory | ratio |",
         "|---|---:|---:|---:|---|",

@@ -334,6 +334,70 @@ pub fn name(oid: &Oid) -> String {
     format!("profiles/v{VERSION}/{}/{}.json", &hex[..2], &hex[2..])
 }
 
+/// Remove a file; one that is not there is fine.
+pub(crate) fn remove_if_there(path: &Path) -> Result<()> {
+    match fs_err::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+/// After a cache gc: remove the stored profiles (and push markers) of contents that are neither
+/// kept nor still in the cache (an object within the grace period keeps its profile), and the
+/// profiles of older layouts, which are never read. Returns how many profiles went.
+pub fn gc_local(ws: &Workspace, keep: &std::collections::HashSet<Oid>) -> Result<usize> {
+    let root = ws.cache.root().join("profiles");
+    let Ok(layouts) = std::fs::read_dir(&root) else {
+        return Ok(0);
+    };
+    let current = format!("v{VERSION}");
+    let mut removed = 0;
+    for layout in layouts.flatten() {
+        if layout.file_name() != current.as_str() {
+            // Written by an older git-ml: recomputed whenever needed, never read. (A newer
+            // layout is left to the git-ml that reads it.)
+            let older = layout
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix('v')?.parse::<u32>().ok())
+                .is_some_and(|v| v < VERSION);
+            if older {
+                fs_err::remove_dir_all(layout.path())?;
+            }
+            continue;
+        }
+        let gone = |hex: &str| {
+            format!("{}{hex}", crate::oid::PREFIX)
+                .parse::<Oid>()
+                .is_ok_and(|oid| !keep.contains(&oid) && !ws.cache.contains(&oid))
+        };
+        for dir in std::fs::read_dir(layout.path())?.flatten() {
+            let name = dir.file_name().to_string_lossy().into_owned();
+            if name == "pushed" {
+                for remote in std::fs::read_dir(dir.path())?.flatten() {
+                    for mark in std::fs::read_dir(remote.path())?.flatten() {
+                        if gone(&mark.file_name().to_string_lossy()) {
+                            remove_if_there(&mark.path())?;
+                        }
+                    }
+                }
+                continue;
+            }
+            for file in std::fs::read_dir(dir.path())?.flatten() {
+                let stem = file.file_name().to_string_lossy().into_owned();
+                let Some(rest) = stem.strip_suffix(".json") else {
+                    continue;
+                };
+                if gone(&format!("{name}{rest}")) {
+                    remove_if_there(&file.path())?;
+                    removed += 1;
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
 /// A stored profile of `oid`, if there is one that parses and is of `oid`.
 pub fn parse_stored(bytes: &[u8], oid: &Oid) -> Option<Profile> {
     let p: Profile = serde_json::from_slice(bytes).ok()?;

@@ -47,6 +47,11 @@ fn marker(ws: &Workspace, remote: &dyn Transport, oid: &Oid) -> std::path::PathB
     ))
 }
 
+/// Forget that `remote` has the profile of `oid` (gc removed it there).
+pub fn forget_pushed(ws: &Workspace, remote: &dyn Transport, oid: &Oid) -> Result<()> {
+    super::remove_if_there(&marker(ws, remote, oid))
+}
+
 /// Send the local profiles of the tables among `targets` that the remote has not had from us;
 /// `pushed` says which contents the remote now holds (a profile never goes ahead of its data).
 /// Returns how many were sent.

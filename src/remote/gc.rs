@@ -258,6 +258,9 @@ pub fn gc_cache(
         jobs: ws.config.jobs,
     };
     let mut report = sweep(s, all, &delete)?;
+    if force {
+        crate::profile::gc_local(ws, &keep)?;
+    }
     report.unreadable = skipped;
     Ok(report)
 }
@@ -298,7 +301,12 @@ pub fn gc_remote(
         commits,
         jobs,
     };
-    let mut report = sweep(s, all, &|o| remote.delete(o))?;
+    // A table's profile goes with its content (and so does the note that it was pushed).
+    let mut report = sweep(s, all, &|o| {
+        remote.delete_named(&crate::profile::name(o))?;
+        crate::profile::remote::forget_pushed(ws, remote, o)?;
+        remote.delete(o)
+    })?;
     report.unreadable = skipped;
     Ok(report)
 }

@@ -608,6 +608,16 @@ impl Transport for StoreTransport {
         })
     }
 
+    fn delete_named(&self, name: &str) -> Result<()> {
+        if !self.writable {
+            return Err(self.read_only());
+        }
+        match runtime().block_on(self.store.delete(&Path::from(name))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err(e)),
+        }
+    }
+
     fn read_raw(&self, name: &str, sink: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<bool> {
         runtime().block_on(async {
             let result = match self.store.get(&Path::from(name)).await {

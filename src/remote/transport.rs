@@ -67,6 +67,8 @@ pub trait Transport: Send + Sync {
     fn put_named(&self, name: &str, bytes: &[u8]) -> Result<()>;
     /// Read a small named file; `None` if it is not there.
     fn get_named(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Remove a small named file (an absent one is fine).
+    fn delete_named(&self, name: &str) -> Result<()>;
     /// Stream the file `name` (a `/`-separated path below the remote's root, in another tool's
     /// layout: DVC's `files/md5/ab/cdef...`) into `sink`, unverified: the caller checks what
     /// arrives. False when it is not there.
@@ -306,6 +308,18 @@ impl Transport for DirTransport {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(self.err(
                 format!("cannot read `{}`: {e}", self.root.join(name).display()),
+                RemoteErrorKind::Other,
+            )),
+        }
+    }
+
+    fn delete_named(&self, name: &str) -> Result<()> {
+        let path = self.root.join(name);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(self.err(
+                format!("cannot delete `{}`: {e}", path.display()),
                 RemoteErrorKind::Other,
             )),
         }

@@ -621,6 +621,47 @@ fn profiles_travel_with_push_and_pull_and_a_damaged_one_is_recomputed() {
         .success()
         .json();
     assert_eq!(again["profile"]["rows"], 500);
+
+    // gc takes a profile with its content, in the cache and on the remote; a kept table keeps
+    // its profile.
+    env.write("data/kept.csv", "k\n1\n2\n");
+    env.git_ml(&["add", "data/kept.csv"]).success();
+    env.commit_all("a second table");
+    env.git_ml(&["data", "show", "data/kept.csv"]).success();
+    env.git_ml(&["push"]).success();
+    let on_remote = || walk(&store.join("profiles/v2"));
+    assert_eq!(on_remote().len(), 2, "{:?}", on_remote());
+    env.git_ml(&["rm", "--delete", "data/dir"]).success();
+    env.commit_all("the directory goes");
+    // An older git-ml's layout is never read again; a newer one's is not ours to remove.
+    let (older, newer) = (
+        env.cache_dir().join("profiles/v1/ab/cdef.json"),
+        env.cache_dir().join("profiles/v9/ab/cdef.json"),
+    );
+    for p in [&older, &newer] {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"{}").unwrap();
+    }
+    for remote in [&["-r", "store"][..], &[][..]] {
+        let mut args = vec![
+            "-c",
+            "gc.grace=0",
+            "-c",
+            "gc.keep_commits=1",
+            "gc",
+            "--force",
+        ];
+        args.extend(remote);
+        env.git_ml(&args).success();
+    }
+    assert_eq!(on_remote().len(), 1, "{:?}", on_remote());
+    assert_eq!(walk(&env.cache_dir().join("profiles/v2")).len(), 1);
+    assert!(!older.exists() && newer.exists());
+    let kept = env
+        .git_ml(&["data", "show", "data/kept.csv", "--json"])
+        .success()
+        .json();
+    assert_eq!(kept["profile"]["rows"], 2);
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
