@@ -151,7 +151,12 @@ def main() -> None:
     for path, shifted in zip(versions, [False, True]):
         if not path.exists():
             log(f"generating {path.name} ({a.size:g} GB)")
-            generate(path, size, shifted)
+            # In a child process: Linux reports a child's peak memory (wait4) as at least its
+            # parent's at exec, and generating grows this process by hundreds of MiB.
+            subprocess.run(
+                [sys.executable, __file__, "--generate", str(path), str(size), str(int(shifted))],
+                check=True,
+            )
 
     repo = WORK / "repo"
     if repo.exists():
@@ -262,5 +267,7 @@ def main() -> None:
     )
 
 
-if __name__ == "__main__":
+if __name__ == "__main__" and sys.argv[1:2] == ["--generate"]:
+    generate(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1")
+elif __name__ == "__main__":
     main()
