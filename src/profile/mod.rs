@@ -352,7 +352,10 @@ pub fn gc_local(ws: &Workspace, keep: &std::collections::HashSet<Oid>) -> Result
     };
     let current = format!("v{VERSION}");
     let mut removed = 0;
-    for layout in layouts.flatten() {
+    for layout in layouts
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+    {
         if layout.file_name() != current.as_str() {
             // Written by an older git-ml: recomputed whenever needed, never read. (A newer
             // layout is left to the git-ml that reads it.)
@@ -366,16 +369,23 @@ pub fn gc_local(ws: &Workspace, keep: &std::collections::HashSet<Oid>) -> Result
             }
             continue;
         }
+        // Directories only (not followed if links): anything else here is not ours to judge.
+        let dirs = |p: &Path| -> Result<Vec<fs_err::DirEntry>> {
+            Ok(fs_err::read_dir(p)?
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                .collect())
+        };
         let gone = |hex: &str| {
             format!("{}{hex}", crate::oid::PREFIX)
                 .parse::<Oid>()
                 .is_ok_and(|oid| !keep.contains(&oid) && !ws.cache.contains(&oid))
         };
-        for dir in std::fs::read_dir(layout.path())?.flatten() {
+        for dir in dirs(&layout.path())? {
             let name = dir.file_name().to_string_lossy().into_owned();
             if name == "pushed" {
-                for remote in std::fs::read_dir(dir.path())?.flatten() {
-                    for mark in std::fs::read_dir(remote.path())?.flatten() {
+                for remote in dirs(&dir.path())? {
+                    for mark in fs_err::read_dir(remote.path())?.flatten() {
                         if gone(&mark.file_name().to_string_lossy()) {
                             remove_if_there(&mark.path())?;
                         }
@@ -383,7 +393,7 @@ pub fn gc_local(ws: &Workspace, keep: &std::collections::HashSet<Oid>) -> Result
                 }
                 continue;
             }
-            for file in std::fs::read_dir(dir.path())?.flatten() {
+            for file in fs_err::read_dir(dir.path())?.flatten() {
                 let stem = file.file_name().to_string_lossy().into_owned();
                 let Some(rest) = stem.strip_suffix(".json") else {
                     continue;

@@ -288,10 +288,12 @@ fn data_gates_decide_the_check_with_named_columns_and_verdicts() {
             .unwrap_or_else(|| panic!("no column {name} in {r}"))
             .clone()
     };
-    let r = env
-        .git_ml(&["data", "diff", "HEAD~1", "HEAD", "--json"])
-        .success()
-        .json();
+    let data_diff = || {
+        env.git_ml(&["data", "diff", "HEAD~1", "HEAD", "--json"])
+            .success()
+            .json()
+    };
+    let r = data_diff();
     let b = col(&r, "b");
     assert_eq!(
         (b["statistic"].as_str(), b["threshold"].as_f64()),
@@ -304,10 +306,7 @@ fn data_gates_decide_the_check_with_named_columns_and_verdicts() {
         "not a gated column: {r}"
     );
     gates("[data.gates.\"data/*.csv\"]\nmax_drift = { ks = 0.99 }\n");
-    let r = env
-        .git_ml(&["data", "diff", "HEAD~1", "HEAD", "--json"])
-        .success()
-        .json();
+    let r = data_diff();
     let b = col(&r, "b");
     assert_eq!(
         (b["statistic"].as_str(), b["drifted"].as_bool()),
@@ -642,6 +641,9 @@ fn profiles_travel_with_push_and_pull_and_a_damaged_one_is_recomputed() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(p, b"{}").unwrap();
     }
+    // A stray file among the profiles is left alone, not an error.
+    let stray = env.cache_dir().join("profiles/v2/NOTES");
+    std::fs::write(&stray, b"mine").unwrap();
     for remote in [&["-r", "store"][..], &[][..]] {
         let mut args = vec![
             "-c",
@@ -655,8 +657,10 @@ fn profiles_travel_with_push_and_pull_and_a_damaged_one_is_recomputed() {
         env.git_ml(&args).success();
     }
     assert_eq!(on_remote().len(), 1, "{:?}", on_remote());
-    assert_eq!(walk(&env.cache_dir().join("profiles/v2")).len(), 1);
-    assert!(!older.exists() && newer.exists());
+    let local = walk(&env.cache_dir().join("profiles/v2"));
+    assert_eq!(local.iter().filter(|p| p.ends_with("NOTES")).count(), 1);
+    assert_eq!(local.len(), 2, "{local:?}");
+    assert!(!older.exists() && newer.exists() && stray.exists());
     let kept = env
         .git_ml(&["data", "show", "data/kept.csv", "--json"])
         .success()
