@@ -356,7 +356,14 @@ fn classify(e: &object_store::Error) -> RemoteErrorKind {
             let text = format!("{e:?} {e}");
             if text.contains("NoSuchBucket") || text.contains("ContainerNotFound") {
                 RemoteErrorKind::NoSuchStore
-            } else if text.contains("403")
+            } else if [
+                "status 403",
+                "status: 403",
+                "403 Forbidden",
+                "StatusCode(403)",
+            ]
+            .iter()
+            .any(|t| text.contains(t))
                 || text.contains("InvalidAccessKeyId")
                 || text.contains("SignatureDoesNotMatch")
                 || text.contains("AccessDenied")
@@ -758,5 +765,34 @@ fn profile_credentials(spec: &RemoteSpec) -> Result<Option<(String, String, Opti
                 file.display()
             ),
         }),
+    }
+}
+
+#[cfg(test)]
+mod classify_tests {
+    use super::*;
+
+    fn generic(text: &str) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "S3",
+            source: text.into(),
+        }
+    }
+
+    #[test]
+    fn a_403_in_a_timing_or_port_is_not_a_denial() {
+        // Seen in CI: the elapsed time "1.42804031s" made an unreachable endpoint look denied.
+        let e = generic(
+            "Error performing GET http://127.0.0.1:45909/b in 1.42804031s, after 4 retries - HTTP error: error sending request",
+        );
+        assert!(matches!(classify(&e), RemoteErrorKind::Unreachable));
+        let e = generic(
+            "Server returned non-2xx status code: 403 Forbidden: <Error><Code>Denied</Code>",
+        );
+        assert!(matches!(classify(&e), RemoteErrorKind::Denied));
+        let e = generic(
+            "Error performing PUT in 0.2s - Client error with status 403 Forbidden: No Body",
+        );
+        assert!(matches!(classify(&e), RemoteErrorKind::Denied));
     }
 }
